@@ -1,0 +1,59 @@
+"""The FastStream broker factory, stream declaration and record publishing."""
+
+from __future__ import annotations
+
+import nats.js.errors
+from faststream.nats import NatsBroker
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from nats.js import JetStreamContext
+from nats.js.api import StorageType, StreamConfig
+from opentelemetry.trace import TracerProvider
+
+from attesta_common.envelope import SignedRecord
+from attesta_common.subjects import RECORDS_STREAM, STREAMS
+
+MSG_ID_HEADER = "Nats-Msg-Id"
+KIND_HEADER = "Attesta-Kind"
+
+
+def make_broker(nats_url: str, tracer_provider: TracerProvider | None = None) -> NatsBroker:
+    return NatsBroker(
+        nats_url,
+        middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider)],
+        # Keep reconnecting for as long as the process lives: the broker going away is an
+        # outage to ride out, not a reason to exit.
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+    )
+
+
+async def ensure_streams(js: JetStreamContext) -> None:
+    """Create the streams, or bring an existing one's subjects and window up to date."""
+    for spec in STREAMS:
+        config = StreamConfig(
+            name=spec.name,
+            subjects=list(spec.subjects),
+            duplicate_window=spec.duplicate_window_s,
+            storage=StorageType.FILE,
+        )
+        try:
+            await js.add_stream(config)
+        except nats.js.errors.BadRequestError:
+            await js.update_stream(config)
+
+
+def record_headers(record: SignedRecord) -> dict[str, str]:
+    return {MSG_ID_HEADER: record.hash, KIND_HEADER: record.kind}
+
+
+async def publish_record(
+    broker: NatsBroker, subject: str, record: SignedRecord, *, timeout: float = 10.0
+) -> None:
+    """Publish to JetStream and wait for the stream's ack; a duplicate is a success."""
+    await broker.publish(
+        record.to_bytes(),
+        subject,
+        headers=record_headers(record),
+        stream=RECORDS_STREAM if subject.startswith("attesta.records.") else None,
+        timeout=timeout,
+    )

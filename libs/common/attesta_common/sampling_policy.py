@@ -1,0 +1,40 @@
+"""Which inferences a validator must check (DESIGN.md step 5).
+
+p = min(1, target(reputation) * own_weight / (total_validation_weight - executor_weight)),
+decided with a uniform number from the validator's committed epoch seed, so a settler can
+re-derive later which checks each validator owed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+MAX_REPUTATION = 100
+MIN_TARGET = 0.01
+
+
+def target_rate(reputation: int) -> float:
+    """1.0 for a new executor (everything checked) down to 0.01 for a trusted one."""
+    reputation = min(max(reputation, 0), MAX_REPUTATION)
+    return 1.0 - (1.0 - MIN_TARGET) * reputation / MAX_REPUTATION
+
+
+def check_probability(
+    reputation: int, own_weight: int, total_validation_weight: int, executor_weight: int
+) -> float:
+    target = target_rate(reputation)
+    if target >= 1.0:
+        return 1.0
+    others = total_validation_weight - executor_weight
+    if others <= 0:
+        return 1.0
+    return min(1.0, target * own_weight / others)
+
+
+def decision_uniform(validator_seed: bytes, inference_id: str) -> float:
+    digest = hashlib.sha256(b"attesta-check-v1" + validator_seed + inference_id.encode()).digest()
+    return (int.from_bytes(digest[:8], "big") >> 11) / float(1 << 53)
+
+
+def must_check(validator_seed: bytes, inference_id: str, probability: float) -> bool:
+    return decision_uniform(validator_seed, inference_id) < probability

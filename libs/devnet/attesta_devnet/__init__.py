@@ -1,0 +1,1 @@
+"""Local infrastructure and the one-machine network launcher."""
