@@ -1,0 +1,165 @@
+"""The CPU reference engine: transformers, float32, one sequence at a time.
+
+Generation runs its own decode loop with a KV cache so that the raw logits of every
+position are at hand: the top-k log-probabilities are taken from log_softmax of those
+logits and the token is chosen from exactly those (float32) numbers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from attesta_common.artifact import TopKArtifact
+from attesta_common.sampling import choose_token
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from attesta_engine.port import (
+    FinishReason,
+    Generation,
+    GenerationCancelled,
+    GenerationSpec,
+    PositionScores,
+    TokenStep,
+)
+from attesta_engine.text_stream import safe_prefix_length, stop_index
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class ReferenceEngine:
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        model_name: str,
+        top_k: int = 5,
+        dtype: str = "float32",
+        threads: int | None = None,
+    ) -> None:
+        if threads:
+            torch.set_num_threads(threads)
+        self.model_name = model_name
+        self.top_k = top_k
+        self.dtype = dtype
+        self._tokenizer: Any = AutoTokenizer.from_pretrained(str(model_dir))
+        self._model: Any = AutoModelForCausalLM.from_pretrained(
+            str(model_dir), dtype=_DTYPES[dtype]
+        ).eval()
+        self._eos_ids = self._eos_token_ids()
+        # One forward at a time: torch already uses every core for a single sequence.
+        self._lock = threading.Lock()
+
+    def _eos_token_ids(self) -> frozenset[int]:
+        ids = {self._tokenizer.eos_token_id}
+        configured = self._model.generation_config.eos_token_id
+        if isinstance(configured, int):
+            ids.add(configured)
+        elif configured:
+            ids.update(configured)
+        return frozenset(i for i in ids if i is not None)
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self._model.config.vocab_size)
+
+    def chat_prompt_ids(self, messages: Sequence[dict[str, str]]) -> list[int]:
+        encoded = self._tokenizer.apply_chat_template(
+            list(messages), add_generation_prompt=True, tokenize=True
+        )
+        ids = encoded["input_ids"] if hasattr(encoded, "keys") else encoded
+        return [int(i) for i in ids]
+
+    def text_prompt_ids(self, prompt: str) -> list[int]:
+        return [int(i) for i in self._tokenizer.encode(prompt, add_special_tokens=False)]
+
+    def token_text(self, token_id: int) -> str:
+        return str(self._tokenizer.decode([token_id], skip_special_tokens=False))
+
+    def decode(self, token_ids: Sequence[int]) -> str:
+        visible = [t for t in token_ids if t not in self._eos_ids]
+        return str(self._tokenizer.decode(visible, skip_special_tokens=True))
+
+    def generate(
+        self,
+        spec: GenerationSpec,
+        on_step: Callable[[TokenStep], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Generation:
+        with self._lock, torch.inference_mode():
+            return self._generate(spec, on_step, should_stop)
+
+    def _generate(
+        self,
+        spec: GenerationSpec,
+        on_step: Callable[[TokenStep], None] | None,
+        should_stop: Callable[[], bool] | None,
+    ) -> Generation:
+        output: list[int] = []
+        top_ids: list[tuple[int, ...]] = []
+        top_lps: list[tuple[float, ...]] = []
+        emitted = 0
+        text = ""
+        finish: FinishReason = "length"
+        step_input = torch.tensor([spec.prompt_token_ids], dtype=torch.long)
+        cache = None
+        for position in range(spec.max_tokens):
+            if should_stop is not None and should_stop():
+                raise GenerationCancelled
+            result = self._model(input_ids=step_input, cache=cache, use_cache=True)
+            cache = result.cache
+            logprobs = torch.log_softmax(result.logits[0, -1].float(), dim=-1)
+            values, indices = torch.topk(logprobs, self.top_k)
+            ids = tuple(int(i) for i in indices.tolist())
+            lps = tuple(float(v) for v in values.tolist())
+            token = choose_token(ids, lps, spec.temperature, spec.top_p, spec.seed, position)
+            output.append(token)
+            top_ids.append(ids)
+            top_lps.append(lps)
+            text = self.decode(output)
+            cut = stop_index(text, spec.stop)
+            done = token in self._eos_ids or cut is not None
+            if cut is not None:
+                text = text[:cut]
+            visible = len(text) if done else safe_prefix_length(text, spec.stop)
+            if on_step is not None:
+                on_step(TokenStep(position, token, ids, lps, text[emitted:visible]))
+            emitted = max(emitted, visible)
+            if done:
+                finish = "stop"
+                break
+            step_input = torch.tensor([[token]], dtype=torch.long)
+        artifact = TopKArtifact.build(self.top_k, top_ids, top_lps)
+        return Generation(list(spec.prompt_token_ids), output, text, finish, artifact)
+
+    def score(
+        self,
+        prompt_ids: Sequence[int],
+        output_ids: Sequence[int],
+        lookup_ids: Sequence[Sequence[int]],
+    ) -> list[PositionScores]:
+        if not output_ids:
+            return []
+        sequence = [*prompt_ids, *output_ids[:-1]]
+        with self._lock, torch.inference_mode():
+            logits = self._model(input_ids=torch.tensor([sequence], dtype=torch.long)).logits[0]
+            logprobs = torch.log_softmax(logits[len(prompt_ids) - 1 :].float(), dim=-1)
+            values, indices = torch.topk(logprobs, self.top_k, dim=-1)
+        scores = []
+        for position in range(len(output_ids)):
+            row = logprobs[position]
+            wanted = [int(t) for t in lookup_ids[position]] if position < len(lookup_ids) else []
+            looked = tuple(
+                float(row[t]) if 0 <= t < row.shape[0] else float("-inf") for t in wanted
+            )
+            scores.append(
+                PositionScores(
+                    topk_ids=tuple(int(i) for i in indices[position].tolist()),
+                    topk_logprobs=tuple(float(v) for v in values[position].tolist()),
+                    lookup_logprobs=looked,
+                )
+            )
+        return scores
