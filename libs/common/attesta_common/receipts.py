@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from attesta_common.artifact import TopKArtifact
-from attesta_common.canonical import canonical_json, content_hash
+from attesta_common.canonical import canonical_json, content_hash, sha256_hex
 from attesta_common.events import InferenceRequested, Receipt, SamplingParams
 from attesta_common.keys import SigningKey, address_of, verify
 
@@ -73,7 +73,8 @@ def receipt_problems(
         "sampling_hash": sampling_hash(request.sampling),
         "seed": request.sampling.seed,
         "output_hash": output_hash(output_token_ids),
-        "artifact_hash": TopKArtifact.decode(artifact_bytes).digest() if artifact_bytes else "",
+        # Over the bytes as transmitted: a re-encoding could differ across zlib versions.
+        "artifact_hash": sha256_hex(artifact_bytes),
         "prompt_tokens": len(prompt_token_ids),
         "completion_tokens": len(output_token_ids),
     }
