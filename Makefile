@@ -1,0 +1,32 @@
+# Attesta: `make run` starts the whole network on this machine, `make test` runs the tests.
+VENV ?= .venv
+STAMP := $(VENV)/.install-stamp
+INSTALL_INPUTS := scripts/install.sh requirements/constraints.txt requirements/dev.txt \
+	$(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
+
+.PHONY: install run test lint typecheck model clean
+
+install: $(STAMP)
+
+$(STAMP): $(INSTALL_INPUTS)
+	VENV=$(VENV) ./scripts/install.sh
+	touch $(STAMP)
+
+run: install
+	$(VENV)/bin/attesta-devnet up
+
+test: install
+	$(VENV)/bin/python -m pytest
+
+model: install
+	$(VENV)/bin/attesta-model prepare
+
+lint: install
+	$(VENV)/bin/ruff check libs services tests bench
+	$(VENV)/bin/ruff format --check libs services tests bench
+
+typecheck: install
+	$(VENV)/bin/mypy libs/common/attesta_common
+
+clean:
+	rm -rf .data

@@ -1,0 +1,1 @@
+"""Attesta API gateway: the OpenAI-compatible front door of the network."""

@@ -1,0 +1,130 @@
+"""API-key accounts and their escrow: keys, balances, reservations.
+
+Keys are stored as sha256 hex only. Every balance change is one SQL statement (or one
+transaction) guarded by the reservation's state, so a retried charge or release never
+moves money twice and a reservation never overdraws an account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import asyncpg
+
+KEY_PREFIX = "sk-attesta-"
+
+Db = asyncpg.Pool | asyncpg.Connection
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    name: str
+    balance: int
+
+
+def new_api_key() -> str:
+    return KEY_PREFIX + secrets.token_hex(20)
+
+
+def hash_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()
+
+
+def new_account_id() -> str:
+    return f"acct-{secrets.token_hex(8)}"
+
+
+async def create_account(db: Db, name: str, api_key: str, balance: int) -> Account | None:
+    """Insert an account; None when the key is already registered."""
+    row = await db.fetchrow(
+        "INSERT INTO accounts (id, name, key_hash, balance) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (key_hash) DO NOTHING RETURNING id, name, balance",
+        new_account_id(),
+        name,
+        hash_key(api_key),
+        balance,
+    )
+    return _account(row)
+
+
+async def account_by_key(db: Db, api_key: str) -> Account | None:
+    row = await db.fetchrow(
+        "SELECT id, name, balance FROM accounts WHERE key_hash = $1 AND NOT disabled",
+        hash_key(api_key),
+    )
+    return _account(row)
+
+
+async def top_up(db: Db, account_id: str, amount: int) -> int | None:
+    """Credit an account; the new balance, or None for an unknown account."""
+    balance = await db.fetchval(
+        "UPDATE accounts SET balance = balance + $2 WHERE id = $1 RETURNING balance",
+        account_id,
+        amount,
+    )
+    return None if balance is None else int(balance)
+
+
+async def reserve(db: Db, account_id: str, inference_id: str, amount: int) -> bool:
+    """Move `amount` from the balance into a held reservation; False if the balance is short."""
+    created = await db.fetchval(
+        """
+        WITH debit AS (
+            UPDATE accounts SET balance = balance - $2
+            WHERE id = $1 AND balance >= $2 AND NOT disabled
+            RETURNING id
+        )
+        INSERT INTO reservations (inference_id, account_id, reserved, state)
+        SELECT $3, id, $2, 'held' FROM debit
+        RETURNING inference_id
+        """,
+        account_id,
+        amount,
+        inference_id,
+    )
+    return created is not None
+
+
+async def _close(db: Db, inference_id: str, cost: int, state: str) -> int | None:
+    """Close a held reservation at `cost` (capped at the reserved amount), refund the rest.
+
+    Returns the amount charged, or None when the reservation was not held (already
+    settled): the state guard is what makes a repeated call harmless.
+    """
+    charged = await db.fetchval(
+        """
+        WITH closed AS (
+            UPDATE reservations
+            SET state = $3,
+                charged = LEAST($2::bigint, reserved),
+                updated_at = now()
+            WHERE inference_id = $1 AND state = 'held'
+            RETURNING account_id, reserved, charged
+        ), refund AS (
+            UPDATE accounts SET balance = accounts.balance + closed.reserved - closed.charged
+            FROM closed WHERE accounts.id = closed.account_id
+        )
+        SELECT charged FROM closed
+        """,
+        inference_id,
+        cost,
+        state,
+    )
+    return None if charged is None else int(charged)
+
+
+async def charge(db: Db, inference_id: str, cost: int) -> int | None:
+    return await _close(db, inference_id, max(cost, 0), "charged")
+
+
+async def release(db: Db, inference_id: str) -> int | None:
+    return await _close(db, inference_id, 0, "released")
+
+
+def _account(row: asyncpg.Record | None) -> Account | None:
+    if row is None:
+        return None
+    return Account(id=row["id"], name=row["name"], balance=int(row["balance"]))

@@ -1,0 +1,28 @@
+"""What the gateway holds while it runs, built once in the lifespan and kept on `app.state`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+from attesta_common.genesis import Genesis
+from attesta_common.keys import SigningKey
+from attesta_common.ledger_proof import InclusionProof
+from faststream.nats import NatsBroker
+
+from attesta_gateway.executors import ExecutorRegistry
+from attesta_gateway.settings import GatewaySettings
+
+# attesta_chain_writer.proofs.load_proof, or a stand-in (tests, a gateway without it).
+ProofLoader = Callable[[asyncpg.Pool, str], Awaitable[InclusionProof | None]]
+
+
+@dataclass(frozen=True)
+class GatewayContext:
+    settings: GatewaySettings
+    genesis: Genesis
+    key: SigningKey
+    pool: asyncpg.Pool
+    broker: NatsBroker
+    registry: ExecutorRegistry

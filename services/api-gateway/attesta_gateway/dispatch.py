@@ -1,0 +1,127 @@
+"""From a validated request to a published `InferenceRequested`: reserve, draw, publish.
+
+After the reservation, an inference belongs to its own task (see `collection`), not to
+the HTTP request: the task publishes the request, then collects the token stream and
+charges or releases. A client that goes away, even mid-publish, cannot leave money held
+or a finished inference uncharged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from attesta_common.envelope import sign_event
+from attesta_common.epochs import draw_executor, epoch_at, epoch_seed
+from attesta_common.events import ChatMessage, InferenceRequested, SamplingParams
+from attesta_common.genesis import ModelSpec
+from attesta_common.pricing import inference_cost
+from attesta_common.subjects import token_stream
+
+from attesta_gateway import accounts
+from attesta_gateway.accounts import Account
+from attesta_gateway.collection import Collector, Inference
+from attesta_gateway.errors import SERVER_ERROR, OpenAIError
+
+# Executors announce themselves every second or so: a client retrying after this long
+# sees a fresh registry.
+RETRY_AFTER_S = "2"
+
+
+@dataclass(frozen=True)
+class InferenceJob:
+    """What the serving layer asks for, already checked against the model's limits."""
+
+    endpoint: Literal["chat", "completion"]
+    model: ModelSpec
+    sampling: SamplingParams
+    prompt_bound: int
+    messages: list[ChatMessage] | None = None
+    prompt: str | None = None
+    logprobs: bool = False
+    top_logprobs: int = 0
+
+
+class Dispatcher:
+    def __init__(self, collector: Collector, tasks: set[asyncio.Task[None]]) -> None:
+        self._collector = collector
+        self._ctx = collector.ctx
+        # Strong references: the event loop keeps only weak ones to tasks.
+        self._tasks = tasks
+
+    async def submit(self, account: Account, job: InferenceJob, inference_id: str) -> Inference:
+        ctx = self._ctx
+        candidates = ctx.registry.candidates(job.model.name)
+        if not candidates:
+            raise OpenAIError(
+                503,
+                f"no executor serving {job.model.name!r} is live right now; retry shortly",
+                type=SERVER_ERROR,
+                code="no_executor_available",
+                headers={"Retry-After": RETRY_AFTER_S},
+            )
+        reserved = inference_cost(ctx.genesis, job.prompt_bound, job.sampling.max_tokens)
+        if not await accounts.reserve(ctx.pool, account.id, inference_id, reserved):
+            raise OpenAIError(
+                402,
+                f"insufficient balance: this request needs {reserved} in escrow",
+                type="insufficient_quota",
+                code="insufficient_quota",
+            )
+
+        now_ms = int(time.time() * 1000)
+        epoch = epoch_at(ctx.genesis, now_ms)
+        executor = draw_executor(epoch_seed(ctx.genesis, epoch), inference_id, candidates)
+        request = InferenceRequested(
+            inference_id=inference_id,
+            endpoint=job.endpoint,
+            epoch=epoch,
+            model=job.model.name,
+            messages=job.messages,
+            prompt=job.prompt,
+            sampling=job.sampling,
+            logprobs=job.logprobs,
+            top_logprobs=job.top_logprobs,
+            account=account.id,
+            executor=executor,
+            reserved=reserved,
+            requested_at_ms=now_ms,
+            deadline_ms=now_ms + int(ctx.settings.request_timeout_s * 1000),
+        )
+        record = sign_event(request, ctx.key)
+        inference = Inference(
+            inference_id=inference_id,
+            executor=executor,
+            epoch=epoch,
+            seed=job.sampling.seed,
+            request_hash=record.hash,
+            created=now_ms // 1000,
+        )
+        try:
+            # Subscribed before the request exists, so not one token can be missed.
+            subscription = await ctx.broker.connection.subscribe(token_stream(inference_id))
+        except Exception as exc:
+            await accounts.release(ctx.pool, inference_id)
+            raise _unreachable() from exc
+
+        task = asyncio.create_task(
+            self._collector.run(inference, subscription, record), name=f"inference-{inference_id}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        # Shielded: a client that disconnects now stops waiting, not the publish.
+        if not await asyncio.shield(inference.published):
+            raise _unreachable()
+        return inference
+
+
+def _unreachable() -> OpenAIError:
+    return OpenAIError(
+        503,
+        "the network could not take the request; it was not charged, retry shortly",
+        type=SERVER_ERROR,
+        code="network_unavailable",
+        headers={"Retry-After": RETRY_AFTER_S},
+    )

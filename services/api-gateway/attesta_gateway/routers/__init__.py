@@ -1,0 +1,1 @@
+"""One router per endpoint group; each reads its collaborators from `app.state`."""

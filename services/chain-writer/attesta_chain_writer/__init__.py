@@ -1,0 +1,1 @@
+"""The chain-writer: every record into exactly one anchored Merkle batch."""

@@ -1,0 +1,105 @@
+"""The chain-writer as one object: consumer and batcher over a pool, started and stopped
+together. `main()` runs it as a process; tests run it in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from types import TracebackType
+
+import asyncpg
+from attesta_common.broker import ensure_streams, make_broker
+from attesta_common.db import migrate
+from attesta_common.genesis import Genesis
+from attesta_common.keys import SigningKey
+from opentelemetry.trace import TracerProvider
+
+from attesta_chain_writer.anchor_port import ChainAnchor
+from attesta_chain_writer.announce import BatchAnnouncer
+from attesta_chain_writer.batcher import Batcher
+from attesta_chain_writer.handlers import register_consumer
+from attesta_chain_writer.ingest import RecordIngestor
+from attesta_chain_writer.local_ledger import LocalLedger
+from attesta_chain_writer.settings import ChainWriterSettings
+
+log = logging.getLogger(__name__)
+
+
+async def migrate_database(pool: asyncpg.Pool) -> None:
+    await migrate(pool, "common", "attesta_common")
+    await migrate(pool, "chain_writer", "attesta_chain_writer")
+
+
+class ChainWriter:
+    """`start()` then `stop()`, or `async with`; the pool stays the caller's."""
+
+    def __init__(
+        self,
+        settings: ChainWriterSettings,
+        genesis: Genesis,
+        key: SigningKey,
+        pool: asyncpg.Pool,
+        *,
+        anchor: ChainAnchor | None = None,
+        tracer_provider: TracerProvider | None = None,
+    ) -> None:
+        self._settings = settings
+        self.broker = make_broker(settings.nats_url, tracer_provider)
+        self.batcher = Batcher(
+            pool,
+            anchor if anchor is not None else LocalLedger(pool, key, genesis.chain_id),
+            BatchAnnouncer(self.broker, key),
+            batch_size=settings.batch_size,
+            interval_s=settings.batch_interval_s,
+        )
+        self._consumer = register_consumer(
+            self.broker, settings, RecordIngestor(pool, genesis, self.batcher.notify)
+        )
+        self._batcher_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.broker.connect()
+        await ensure_streams(self.broker.connection.jetstream())
+        recovered = await self.batcher.recover()
+        if recovered:
+            log.info("finished %d batches left sealed or unannounced by the last run", recovered)
+        await self.broker.start()
+        self._batcher_task = asyncio.create_task(self.batcher.run(), name="chain-writer-batcher")
+
+    async def stop(self, *, flush: bool = True) -> None:
+        """Stop consuming; with `flush`, seal and anchor what is pending (bounded in time).
+
+        Whatever the flush does not get to stays pending or sealed and is finished by the
+        next start: stopping never loses a record.
+        """
+        # The consumer stops first (waiting for the batch in hand), while the connection
+        # stays open for the announcements of the final flush.
+        await self._consumer.stop()
+        if self._batcher_task is not None:
+            self._batcher_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._batcher_task
+            self._batcher_task = None
+        if flush:
+            try:
+                async with asyncio.timeout(self._settings.shutdown_flush_s):
+                    await self.batcher.tick()
+            except TimeoutError:
+                log.warning("shutdown flush timed out; the next start finishes it")
+            except Exception:
+                log.exception("shutdown flush failed; the next start finishes it")
+        await self.broker.stop()
+
+    async def __aenter__(self) -> ChainWriter:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop(flush=exc is None)

@@ -1,0 +1,1 @@
+"""Attesta epoch settler: projects every record into Postgres and settles finished epochs."""

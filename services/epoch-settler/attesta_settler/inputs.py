@@ -1,0 +1,80 @@
+"""Loads what a settlement is computed from: the epoch's rows up to a cutoff, and the
+reputations fixed by the previous settlement.
+
+Prior reputations come from the previous settlement record, not from `participant_state`
+(which later settlements overwrite), so recomputing an old epoch sees what it saw then.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TypeAlias
+
+import asyncpg
+from attesta_common.events import EpochSettled
+from attesta_common.genesis import Genesis
+
+from attesta_settler.settlement import InferenceRow, VerdictRow, compute_settlement
+
+Executor: TypeAlias = asyncpg.Connection | asyncpg.Pool
+
+
+async def load_rows(
+    conn: Executor, epoch: int, cutoff_seq: int
+) -> tuple[list[InferenceRow], list[VerdictRow]]:
+    inferences = await conn.fetch(
+        """
+        SELECT inference_id, executor, account, request_seq, status, finished_seq, cost
+        FROM inferences WHERE epoch = $1 AND request_seq <= $2
+        """,
+        epoch,
+        cutoff_seq,
+    )
+    verdicts = await conn.fetch(
+        "SELECT inference_id, validator, passed, seq FROM verdicts WHERE epoch = $1 AND seq <= $2",
+        epoch,
+        cutoff_seq,
+    )
+    return [InferenceRow(**dict(row)) for row in inferences], [
+        VerdictRow(**dict(row)) for row in verdicts
+    ]
+
+
+async def previous_settlement_hash(conn: Executor, epoch: int) -> str | None:
+    value = await conn.fetchval(
+        "SELECT settlement_hash FROM epoch_settlements WHERE epoch < $1 "
+        "ORDER BY epoch DESC LIMIT 1",
+        epoch,
+    )
+    return str(value) if value is not None else None
+
+
+async def prior_reputation(conn: Executor, settlement_hash: str | None) -> dict[str, int]:
+    if settlement_hash is None:
+        return {}
+    raw = await conn.fetchval(
+        "SELECT record FROM epoch_settlements WHERE settlement_hash = $1", settlement_hash
+    )
+    if raw is None:
+        raise LookupError(f"previous settlement {settlement_hash} is not projected")
+    body = json.loads(raw)["body"]
+    return {p["address"]: int(p["reputation"]) for p in body["participants"]}
+
+
+async def build_settlement(
+    conn: Executor,
+    genesis: Genesis,
+    epoch: int,
+    cutoff_seq: int,
+    previous_hash: str | None,
+) -> EpochSettled:
+    inferences, verdicts = await load_rows(conn, epoch, cutoff_seq)
+    return compute_settlement(
+        genesis,
+        epoch,
+        cutoff_seq,
+        inferences,
+        verdicts,
+        previous_hash,
+        await prior_reputation(conn, previous_hash),
+    )

@@ -1,0 +1,170 @@
+"""The settler process: projector and scheduler behind one projection lock.
+
+`Settler` is the whole service as an object (tests run it in-process); `main()` builds it
+from the environment and runs it until SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+import asyncpg
+import nats
+from attesta_common.broker import ensure_streams
+from attesta_common.db import create_pool, migrate
+from attesta_common.genesis import Genesis
+from attesta_common.keys import SigningKey
+from attesta_common.roles import Role
+from attesta_common.telemetry import setup_logging, setup_tracing
+from nats.aio.client import Client as NatsClient
+from opentelemetry.trace import NoOpTracerProvider, TracerProvider
+
+from attesta_settler.positions import hold_projection_lock
+from attesta_settler.projector import Projector
+from attesta_settler.scheduler import Scheduler
+from attesta_settler.settings import SettlerSettings
+
+log = logging.getLogger(__name__)
+
+
+class Settler:
+    def __init__(
+        self,
+        *,
+        nats_url: str,
+        database_url: str,
+        genesis: Genesis,
+        key: SigningKey,
+        consumer: str = "settler",
+        interval_s: float = 1.0,
+        tracer_provider: TracerProvider | None = None,
+    ) -> None:
+        if not genesis.has_role(key.address, Role.SETTLER):
+            raise ValueError(f"key {key.address} does not hold the settler role in genesis")
+        self._nats_url = nats_url
+        self._database_url = database_url
+        self._genesis = genesis
+        self._key = key
+        self._consumer = consumer
+        self._interval_s = interval_s
+        self._tracer = (tracer_provider or NoOpTracerProvider()).get_tracer("attesta_settler")
+        self._pool: asyncpg.Pool | None = None
+        self._nc: NatsClient | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._active = asyncio.Event()
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("settler not started")
+        return self._pool
+
+    async def start(self) -> None:
+        """Connect and migrate, then project and settle in the background once this
+        instance holds the projection lock (a second settler waits for it)."""
+        self._pool = await create_pool(self._database_url)
+        await migrate(self._pool, "common", "attesta_common")
+        await migrate(self._pool, "settler", "attesta_settler")
+        self._nc = await nats.connect(
+            self._nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5
+        )
+        await ensure_streams(self._nc.jetstream())
+        self._task = asyncio.create_task(self._run(), name="settler")
+
+    async def wait_active(self) -> None:
+        """Until this instance holds the lock and its projector and scheduler run."""
+        await self._active.wait()
+
+    async def _run(self) -> None:
+        lock = await hold_projection_lock(self._database_url, self._consumer)
+        try:
+            js = self.nats.jetstream()
+            projector = Projector(js, self.pool, self._genesis, self._consumer, self._tracer)
+            scheduler = Scheduler(
+                js,
+                self.pool,
+                self._genesis,
+                self._key,
+                self._consumer,
+                self._tracer,
+                interval_s=self._interval_s,
+            )
+            async with asyncio.TaskGroup() as group:
+                group.create_task(projector.run(), name="settler-projector")
+                group.create_task(scheduler.run(), name="settler-scheduler")
+                self._active.set()
+        finally:
+            self._active.clear()
+            await lock.close()
+
+    @property
+    def nats(self) -> NatsClient:
+        if self._nc is None:
+            raise RuntimeError("settler not started")
+        return self._nc
+
+    async def run_until_done(self) -> None:
+        """Wait for the background work; it only ends by `stop()` or a crash."""
+        if self._task is not None:
+            await self._task
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            # Waits without raising: a crash is reported by `run_until_done`, not here.
+            await asyncio.wait({task})
+        if self._nc is not None:
+            await self._nc.close()
+            self._nc = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+async def _serve(settings: SettlerSettings, genesis: Genesis, key: SigningKey) -> None:
+    settler = Settler(
+        nats_url=settings.nats_url,
+        database_url=settings.database_url,
+        genesis=genesis,
+        key=key,
+        consumer=settings.consumer,
+        interval_s=settings.scheduler_interval_s,
+        tracer_provider=setup_tracing("attesta-settler"),
+    )
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    await settler.start()
+    running = asyncio.create_task(settler.run_until_done())
+    stop_requested = asyncio.create_task(stopping.wait())
+    try:
+        await asyncio.wait({running, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop_requested.cancel()
+        await settler.stop()
+        log.info("settler stopped")
+    if running.done() and not running.cancelled() and running.exception() is not None:
+        log.error("settler failed", exc_info=running.exception())
+        raise SystemExit(1)
+
+
+def main() -> None:
+    settings = SettlerSettings()
+    setup_logging(settings.log_level)
+    genesis = Genesis.load(settings.genesis_path)
+    key = SigningKey.load(settings.key_path)
+    if not genesis.has_role(key.address, Role.SETTLER):
+        sys.exit(
+            f"attesta-settler: key {settings.key_path} ({key.address}) does not hold the "
+            f"settler role in {settings.genesis_path}"
+        )
+    asyncio.run(_serve(settings, genesis, key))
+
+
+if __name__ == "__main__":
+    main()

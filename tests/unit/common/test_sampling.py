@@ -1,0 +1,64 @@
+"""The replayable token choice."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pytest
+from attesta_common.sampling import (
+    boundary_distance,
+    choose_index,
+    choose_token,
+    draw_uniform,
+    sampling_probabilities,
+)
+
+LOGPROBS = [math.log(p) for p in (0.5, 0.2, 0.15, 0.1, 0.05)]
+IDS = [11, 22, 33, 44, 55]
+
+
+def test_uniform_depends_only_on_seed_and_position() -> None:
+    assert draw_uniform(7, 3) == draw_uniform(7, 3)
+    assert draw_uniform(7, 3) != draw_uniform(7, 4)
+    assert draw_uniform(7, 3) != draw_uniform(8, 3)
+    assert 0.0 <= draw_uniform(-1, 0) < 1.0
+    assert draw_uniform(-1, 0) == draw_uniform(2**64 - 1, 0)
+
+
+def test_greedy_puts_all_mass_on_first_maximum() -> None:
+    assert sampling_probabilities(LOGPROBS, 0.0, 1.0) == [1.0, 0.0, 0.0, 0.0, 0.0]
+    for position in range(50):
+        assert choose_token(IDS, LOGPROBS, 0.0, 1.0, 1, position) == 11
+
+
+def test_top_p_keeps_the_shortest_prefix_reaching_p() -> None:
+    probs = sampling_probabilities(LOGPROBS, 1.0, 0.7)
+    assert probs[2:] == [0.0, 0.0, 0.0]
+    assert math.isclose(sum(probs), 1.0)
+    assert math.isclose(probs[0], 0.5 / 0.7)
+
+
+def test_temperature_sharpens_and_flattens() -> None:
+    cold = sampling_probabilities(LOGPROBS, 0.5, 1.0)
+    hot = sampling_probabilities(LOGPROBS, 1.5, 1.0)
+    assert cold[0] > sampling_probabilities(LOGPROBS, 1.0, 1.0)[0] > hot[0]
+
+
+def test_choices_follow_the_distribution() -> None:
+    counts = Counter(choose_token(IDS, LOGPROBS, 1.0, 1.0, 42, p) for p in range(20000))
+    for token, expected in zip(IDS, (0.5, 0.2, 0.15, 0.1, 0.05), strict=True):
+        assert abs(counts[token] / 20000 - expected) < 0.015
+
+
+@pytest.mark.parametrize("u", [0.0, 0.49, 0.5, 0.69, 0.7, 0.999999])
+def test_inverse_cdf_and_boundary_distance(u: float) -> None:
+    probs = [0.5, 0.2, 0.3]
+    index = choose_index(probs, u)
+    assert index == (0 if u < 0.5 else 1 if u < 0.7 else 2)
+    assert math.isclose(boundary_distance(probs, u), min(abs(u - 0.5), abs(u - 0.7)))
+
+
+def test_empty_top_k_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        sampling_probabilities([], 1.0, 1.0)
