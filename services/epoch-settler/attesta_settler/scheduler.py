@@ -1,10 +1,10 @@
 """Settles epochs once their end plus grace has passed, one at a time, oldest first.
 
 The scheduler only publishes `EpochSettled`; the projector applies it when it comes back
-through the stream. It settles from a fully caught-up projection (every record already in
-the stream projected), so a settler restarting after downtime does not settle an epoch
-from rows it has not read yet; and it waits for its own record to be projected before
-settling the next epoch, which needs that record's hash.
+through the stream. It settles from a caught-up projection (every record that was in the
+stream when the epoch became due is projected), so a settler restarting after downtime
+does not settle an epoch from rows it has not read yet; and it waits for its own record
+to be projected before settling the next epoch, which needs that record's hash.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ class Scheduler:
         self._interval_s = interval_s
         self._clock = clock
         self._in_flight: _InFlight | None = None
+        self._catch_up: tuple[int, int] | None = None
 
     async def run(self) -> None:
         while True:
@@ -101,12 +102,15 @@ class Scheduler:
         epoch = await lowest_unsettled_epoch(self._pool)
         if epoch is None or not self._due(epoch):
             return None
-        stream = await self._js.stream_info(RECORDS_STREAM)
-        if position < stream.state.last_seq:
-            log.debug(
-                "epoch %d due; projection at %d of %d", epoch, position, stream.state.last_seq
-            )
+        if self._catch_up is None or self._catch_up[0] != epoch:
+            # Everything in the stream once the epoch is due must be projected first; the
+            # target is fixed then, so a steady flow of new records cannot starve settlement.
+            stream = await self._js.stream_info(RECORDS_STREAM)
+            self._catch_up = (epoch, stream.state.last_seq)
+        if position < self._catch_up[1]:
+            log.debug("epoch %d due; projection at %d of %d", epoch, position, self._catch_up[1])
             return None
+        self._catch_up = None
         await self._settle(epoch, position)
         return epoch
 
