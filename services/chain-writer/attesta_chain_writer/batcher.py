@@ -1,9 +1,10 @@
 """The batcher: seals pending records into batches, anchors and announces them.
 
-It wakes every `interval_s`, or early once the consumer reports a full batch's worth of
-new records. Every step is idempotent (anchoring returns the first receipt, marking only
-moves forward, the announcement is a deterministic record JetStream deduplicates), so a
-batch interrupted anywhere is simply finished again, at the next tick or the next start.
+It sweeps every `interval_s`, and wakes early to seal full batches once the consumer
+reports a full batch's worth of new records. Every step is idempotent (anchoring returns
+the first receipt, marking only moves forward, the announcement is a deterministic record
+JetStream deduplicates), so a batch interrupted anywhere is simply finished again, at the
+next tick or the next start.
 """
 
 from __future__ import annotations
@@ -57,33 +58,41 @@ class Batcher:
             self._wake.set()
 
     async def run(self) -> None:
-        """Tick until cancelled; a failed tick is logged and retried at the next one."""
+        """Tick until cancelled; a failed tick is logged and retried at the next one.
+
+        A wake-up from `notify` seals full batches only; every `interval_s` a sweep also
+        seals the remainder, so a record waits at most about one interval.
+        """
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time() + self._interval_s
         while True:
             try:
-                async with asyncio.timeout(self._interval_s):
+                async with asyncio.timeout_at(next_sweep):
                     await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()
+            sweep = loop.time() >= next_sweep
+            if sweep:
+                next_sweep = loop.time() + self._interval_s
             try:
-                await self.tick()
+                await self.tick(partial=sweep)
             except Exception:
-                log.exception("sealing or anchoring failed; retrying in %.1fs", self._interval_s)
+                log.exception("sealing or anchoring failed; retrying at the next tick")
+                await asyncio.sleep(min(self._interval_s, 1.0))
 
     async def recover(self) -> int:
         """Finish the batches a previous run left sealed or unannounced; returns how many."""
         async with self._busy:
             return await self._finish_unfinished()
 
-    async def tick(self) -> list[SealedBatch]:
-        """Finish leftovers, then seal and finish batches until no full batch is left."""
+    async def tick(self, *, partial: bool = True) -> list[SealedBatch]:
+        """Finish leftovers, then seal and finish full batches, and with `partial` the rest."""
         async with self._busy:
             await self._finish_unfinished()
             sealed: list[SealedBatch] = []
-            while True:
-                batch = await seal_batch(self._pool, self._batch_size)
-                if batch is None:
-                    break
+            min_size = 1 if partial else self._batch_size
+            while batch := await seal_batch(self._pool, self._batch_size, min_size=min_size):
                 self._unsealed = max(0, self._unsealed - batch.leaf_count)
                 await self._finish(batch, None)
                 sealed.append(batch)

@@ -1,22 +1,26 @@
-"""The JetStream consumer: every record on `attesta.records.>`, in pulled batches.
+"""The JetStream consumer: every record on `attesta.records.>`, pulled in batches and
+handled concurrently (inserts share transactions, see `group_commit`), each message acked
+once its record's insert committed.
 
-A whole pulled batch is inserted in one transaction and acked after it committed. A
-database failure nacks the batch with a delay (redelivery, never loss); any other error
-nacks it at once (NACK_ON_ERROR, where FastStream's NATS default would terminate it).
+A database failure nacks the message with a delay (redelivery, never loss, and no hot
+loop while the database is away); any other error nacks it at once (NACK_ON_ERROR,
+where FastStream's NATS default would terminate it).
+
+Each pulled message gets its own handler call rather than a batch handler: FastStream's
+batch pull loop collects several fetches, and a bare `asyncio.TimeoutError` from nats-py
+between them drops the collected messages until their ack wait expires.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Annotated
 
 import asyncpg
 from attesta_common.subjects import RECORDS_ALL, RECORDS_STREAM
-from faststream import AckPolicy, Context
+from faststream import AckPolicy
 from faststream.exceptions import NackMessage
-from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
-from faststream.nats.message import NatsBatchMessage
-from faststream.nats.subscriber.usecases import BatchPullStreamSubscriber
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
+from faststream.nats.subscriber.usecases import PullStreamSubscriber
 
 from attesta_chain_writer.ingest import RecordIngestor
 from attesta_chain_writer.settings import ChainWriterSettings
@@ -28,28 +32,27 @@ _DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 def register_consumer(
     broker: NatsBroker, settings: ChainWriterSettings, ingestor: RecordIngestor
-) -> BatchPullStreamSubscriber:
+) -> PullStreamSubscriber:
     subscriber = broker.subscriber(
         RECORDS_ALL,
         # The streams are declared by `ensure_streams` with their dedup window, not here.
         stream=JStream(name=RECORDS_STREAM, declare=False),
         durable=settings.consumer_durable,
         config=ConsumerConfig(ack_wait=settings.ack_wait_s),
-        pull_sub=PullSub(
-            batch_size=settings.fetch_batch_size, timeout=settings.fetch_timeout_s, batch=True
-        ),
+        pull_sub=PullSub(batch_size=settings.fetch_batch_size, timeout=settings.fetch_timeout_s),
         ack_policy=AckPolicy.NACK_ON_ERROR,
     )
 
-    # The raw messages, not decoded bodies: a record's hash is that of its exact bytes.
+    # The raw message, not a decoded body: a record's hash is that of its exact bytes.
     @subscriber
-    async def on_records(message: Annotated[NatsBatchMessage, Context("message")]) -> None:
+    async def on_record(message: NatsMessage) -> None:
+        stream_seq = message.raw_message.metadata.sequence.stream
         try:
-            await ingestor.ingest(message.raw_message)
+            await ingestor.ingest(message.body, stream_seq)
         except _DATABASE_ERRORS as exc:
             log.warning(
-                "could not queue %d records, redelivery in %.1fs: %r",
-                len(message.raw_message),
+                "could not queue the record at stream seq %d, redelivery in %.1fs: %r",
+                stream_seq,
                 settings.retry_delay_s,
                 exc,
             )

@@ -8,25 +8,20 @@ dropped; its message is still acked, since redelivering it cannot make it valid.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
 
-import asyncpg
 from attesta_common.envelope import RecordRejected, read_record
 from attesta_common.genesis import Genesis
-from nats.aio.msg import Msg
 
-from attesta_chain_writer.pending import PendingRecord, add_pending
+from attesta_chain_writer.group_commit import GroupCommitter
+from attesta_chain_writer.pending import PendingRecord
 
 log = logging.getLogger(__name__)
 
 
 class RecordIngestor:
-    def __init__(
-        self, pool: asyncpg.Pool, genesis: Genesis, on_added: Callable[[int], None]
-    ) -> None:
-        self._pool = pool
+    def __init__(self, genesis: Genesis, committer: GroupCommitter) -> None:
         self._genesis = genesis
-        self._on_added = on_added
+        self._committer = committer
 
     def check(self, data: bytes, stream_seq: int) -> PendingRecord | None:
         try:
@@ -36,13 +31,10 @@ class RecordIngestor:
             return None
         return PendingRecord(record_hash=record.hash, kind=record.kind, stream_seq=stream_seq)
 
-    async def ingest(self, messages: Sequence[Msg]) -> int:
-        """Queue the valid records among `messages` in one transaction; returns how many are new.
-
-        Returning means the insert committed, so the caller may ack every message.
-        """
-        checked = (self.check(msg.data, msg.metadata.sequence.stream) for msg in messages)
-        added = await add_pending(self._pool, [r for r in checked if r is not None])
-        if added:
-            self._on_added(added)
-        return added
+    async def ingest(self, data: bytes, stream_seq: int) -> bool:
+        """Queue the record if valid (and new); returning means that insert committed."""
+        record = self.check(data, stream_seq)
+        if record is None:
+            return False
+        await self._committer.add(record)
+        return True

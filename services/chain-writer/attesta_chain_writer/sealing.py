@@ -15,11 +15,14 @@ from attesta_chain_writer.anchor_port import AnchorReceipt, SealedBatch
 from attesta_chain_writer.pending import INGEST_LOCK
 
 
-async def seal_batch(pool: asyncpg.Pool, batch_size: int) -> SealedBatch | None:
+async def seal_batch(
+    pool: asyncpg.Pool, batch_size: int, *, min_size: int = 1
+) -> SealedBatch | None:
     """Move up to `batch_size` pending records into a new sealed batch, atomically.
 
-    Leaves are ordered by stream sequence (ties by hash), so a batch follows the order in
-    which the records were accepted by the stream. None when nothing is pending.
+    Leaves are the oldest pending records in stream order (ties by hash), so no record
+    waits behind newer ones. None, and nothing changes, when fewer than `min_size` are
+    pending.
     """
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", INGEST_LOCK)
@@ -37,7 +40,7 @@ async def seal_batch(pool: asyncpg.Pool, batch_size: int) -> SealedBatch | None:
             """,
             batch_size,
         )
-        if not rows:
+        if not rows or len(rows) < min_size:
             return None
         hashes = [row["record_hash"] for row in rows]
         batch = SealedBatch(

@@ -19,6 +19,7 @@ from opentelemetry.trace import TracerProvider
 from attesta_chain_writer.anchor_port import ChainAnchor
 from attesta_chain_writer.announce import BatchAnnouncer
 from attesta_chain_writer.batcher import Batcher
+from attesta_chain_writer.group_commit import GroupCommitter
 from attesta_chain_writer.handlers import register_consumer
 from attesta_chain_writer.ingest import RecordIngestor
 from attesta_chain_writer.local_ledger import LocalLedger
@@ -54,8 +55,11 @@ class ChainWriter:
             batch_size=settings.batch_size,
             interval_s=settings.batch_interval_s,
         )
+        committer = GroupCommitter(
+            pool, max_batch=settings.fetch_batch_size, on_added=self.batcher.notify
+        )
         self._consumer = register_consumer(
-            self.broker, settings, RecordIngestor(pool, genesis, self.batcher.notify)
+            self.broker, settings, RecordIngestor(genesis, committer)
         )
         self._batcher_task: asyncio.Task[None] | None = None
 
@@ -74,7 +78,7 @@ class ChainWriter:
         Whatever the flush does not get to stays pending or sealed and is finished by the
         next start: stopping never loses a record.
         """
-        # The consumer stops first (waiting for the batch in hand), while the connection
+        # The consumer stops first (waiting for the messages in hand), while the connection
         # stays open for the announcements of the final flush.
         await self._consumer.stop()
         if self._batcher_task is not None:

@@ -14,10 +14,10 @@ class ChainWriterSettings(ServiceSettings):
     batch_size: int = Field(default=1000, ge=1)
     batch_interval_ms: int = Field(default=500, ge=1)
     consumer_durable: str = "chain-writer"
-    # One pull request fills up to this many messages, inserted in one transaction.
-    fetch_batch_size: int = Field(default=500, ge=1)
-    # How long a pull waits to fill its batch: the ingestion latency under light load.
-    fetch_timeout_ms: int = Field(default=100, ge=1)
+    # Messages per pull request, handled concurrently (bounded by the database pool).
+    fetch_batch_size: int = Field(default=100, ge=1)
+    # How long an idle pull request waits; a pull returns as soon as messages are there.
+    fetch_timeout_ms: int = Field(default=1000, ge=1)
     # A message neither acked nor nacked (crash mid-insert) comes back after this long.
     ack_wait_s: float = Field(default=30.0, gt=0)
     # Delay before a message whose insert failed is redelivered, so an outage of the
