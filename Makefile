@@ -30,3 +30,7 @@ typecheck: install
 
 clean:
 	rm -rf .data
+
+.PHONY: bench-e2e
+bench-e2e: install
+	$(VENV)/bin/python -m bench.e2e_latency

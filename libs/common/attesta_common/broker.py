@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import nats.js.errors
 from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
@@ -16,14 +18,22 @@ MSG_ID_HEADER = "Nats-Msg-Id"
 KIND_HEADER = "Attesta-Kind"
 
 
-def make_broker(nats_url: str, tracer_provider: TracerProvider | None = None) -> NatsBroker:
+def make_broker(
+    nats_url: str,
+    tracer_provider: TracerProvider | None = None,
+    *,
+    message_log_level: int = logging.DEBUG,
+) -> NatsBroker:
+    # FastStream logs every message received and processed; at INFO that drowns the
+    # service's own log on a busy node, so per-message lines default to DEBUG.
     return NatsBroker(
         nats_url,
+        log_level=message_log_level,
         middlewares=[NatsTelemetryMiddleware(tracer_provider=tracer_provider)],
         # Keep reconnecting for as long as the process lives: the broker going away is an
         # outage to ride out, not a reason to exit.
         max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
+        reconnect_time_wait=1,
     )
 
 

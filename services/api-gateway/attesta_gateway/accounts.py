@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import asyncpg
+from attesta_common.db import create_pool, migrate
 
 KEY_PREFIX = "sk-attesta-"
 
-Db = asyncpg.Pool | asyncpg.Connection
+Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,30 @@ async def create_account(db: Db, name: str, api_key: str, balance: int) -> Accou
         balance,
     )
     return _account(row)
+
+
+async def provision_key(db: Db, name: str, api_key: str, balance: int) -> tuple[Account, bool]:
+    """Register `api_key` once: (account, True) when created now, (account, False) if it was."""
+    created = await create_account(db, name, api_key, balance)
+    if created is not None:
+        return created, True
+    existing = await account_by_key(db, api_key)
+    if existing is None:
+        raise RuntimeError("that key belongs to a disabled account")
+    return existing, False
+
+
+async def ensure_api_key(
+    database_url: str, name: str, api_key: str, balance: int
+) -> tuple[Account, bool]:
+    """`provision_key` on its own connection, tables included: for launchers and scripts
+    that seed a key before the gateway has ever started."""
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    try:
+        await migrate(pool, "common", "attesta_common")
+        return await provision_key(pool, name, api_key, balance)
+    finally:
+        await pool.close()
 
 
 async def account_by_key(db: Db, api_key: str) -> Account | None:

@@ -11,11 +11,11 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import asyncpg
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from attesta_gateway.accounts import Account, account_by_key
+from attesta_gateway.context import GatewayContext
 from attesta_gateway.errors import OpenAIError, from_validation_error
 
 M = TypeVar("M", bound=BaseModel)
@@ -35,8 +35,8 @@ async def authenticate(request: Request) -> Account:
     scheme, _, api_key = header.partition(" ")
     if scheme.lower() != "bearer" or not api_key.strip():
         raise _invalid_key("missing API key: send 'Authorization: Bearer <key>'")
-    pool: asyncpg.Pool = request.app.state.pool
-    account = await account_by_key(pool, api_key.strip())
+    ctx: GatewayContext = request.app.state.ctx
+    account = await account_by_key(ctx.pool, api_key.strip())
     if account is None:
         raise _invalid_key("incorrect API key provided")
     return account
@@ -50,7 +50,9 @@ def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
         try:
             data: Any = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise OpenAIError(400, f"request body is not valid JSON: {exc}", code="invalid_json")
+            raise OpenAIError(
+                400, f"request body is not valid JSON: {exc}", code="invalid_json"
+            ) from exc
         if not isinstance(data, dict):
             raise OpenAIError(400, "request body must be a JSON object", code="invalid_json")
         try:

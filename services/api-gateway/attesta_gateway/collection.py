@@ -9,9 +9,11 @@ may still finish; the settler closes stale reservations from the records).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import nats.errors
 from attesta_common.broker import publish_record
@@ -42,7 +44,7 @@ class Failed:
     error: OpenAIError
 
 
-Outcome = StreamEvent | Completed | Failed
+Outcome: TypeAlias = StreamEvent | Completed | Failed
 
 
 @dataclass
@@ -88,10 +90,9 @@ class Collector:
         finally:
             if not inference.published.done():
                 inference.published.set_result(False)
-            try:
+            # A closed connection took the subscription with it.
+            with contextlib.suppress(nats.errors.Error):
                 await sub.unsubscribe()
-            except nats.errors.Error:
-                pass  # connection already closed: the subscription is gone with it
 
     async def _publish(self, inference: Inference, request: SignedRecord) -> bool:
         try:
@@ -109,7 +110,9 @@ class Collector:
         inference.published.set_result(True)
         return True
 
-    async def _collect(self, inference: Inference, sub: Subscription, request: SignedRecord) -> None:
+    async def _collect(
+        self, inference: Inference, sub: Subscription, request: SignedRecord
+    ) -> None:
         settings = self.ctx.settings
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -144,7 +147,9 @@ class Collector:
                 inference.queue.put_nowait(Failed(_executor_error(event)))
                 return
 
-    async def _finish(self, inference: Inference, event: StreamEvent, request: SignedRecord) -> None:
+    async def _finish(
+        self, inference: Inference, event: StreamEvent, request: SignedRecord
+    ) -> None:
         try:
             record, finished = verify_finished(
                 event.record, self.ctx.genesis, inference.executor, request
