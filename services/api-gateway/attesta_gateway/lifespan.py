@@ -1,0 +1,139 @@
+"""Startup and shutdown: genesis and key, Postgres, NATS, heartbeats, serving objects."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import logging
+from collections.abc import AsyncIterator
+
+import asyncpg
+import nats.errors
+from attesta_common.broker import ensure_streams, make_broker
+from attesta_common.db import create_pool, migrate
+from attesta_common.genesis import Genesis
+from attesta_common.keys import SigningKey
+from attesta_common.roles import Role
+from attesta_common.subjects import EXECUTOR_HEARTBEAT
+from fastapi import FastAPI
+from faststream.nats import NatsBroker
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from attesta_gateway.collection import Collector
+from attesta_gateway.context import GatewayContext, ProofLoader
+from attesta_gateway.dispatch import Dispatcher
+from attesta_gateway.executors import ExecutorRegistry
+from attesta_gateway.serving_chat import OpenAIServingChat
+from attesta_gateway.serving_completions import OpenAIServingCompletion
+from attesta_gateway.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
+
+# The gateway owns the accounts tables; the other two are migrated here only so the read
+# endpoints work when the gateway starts first (each owner migrates its own, idempotently).
+_READ_MODELS = (("settler", "attesta_settler"), ("chain_writer", "attesta_chain_writer"))
+
+
+def load_genesis(settings: GatewaySettings) -> Genesis:
+    if not settings.genesis_path.exists():
+        raise RuntimeError(f"genesis {settings.genesis_path} not found (ATTESTA_GENESIS_PATH)")
+    return Genesis.load(settings.genesis_path)
+
+
+def load_gateway_key(settings: GatewaySettings, genesis: Genesis) -> SigningKey:
+    if not settings.key_path.exists():
+        raise RuntimeError(f"gateway key {settings.key_path} not found (ATTESTA_KEY_PATH)")
+    key = SigningKey.load(settings.key_path)
+    if not genesis.has_role(key.address, Role.GATEWAY):
+        raise RuntimeError(
+            f"key {settings.key_path} ({key.address}) is not a gateway in the genesis "
+            f"{settings.genesis_path}: its requests would be rejected by every executor"
+        )
+    return key
+
+
+async def migrate_tables(pool: asyncpg.Pool) -> None:
+    await migrate(pool, "common", "attesta_common")
+    for component, package in _READ_MODELS:
+        if importlib.util.find_spec(package) is not None:
+            await migrate(pool, component, package)
+
+
+def default_proof_loader() -> ProofLoader | None:
+    """attesta_chain_writer.proofs.load_proof, imported lazily: the gateway runs without it."""
+    try:
+        from attesta_chain_writer.proofs import load_proof
+    except ImportError:
+        log.warning("attesta_chain_writer.proofs is not importable: ledger proofs disabled")
+        return None
+    loader: ProofLoader = load_proof
+    return loader
+
+
+async def drain_inferences(tasks: set[asyncio.Task[None]], timeout_s: float) -> None:
+    """Let running inferences finish (and be charged), then cancel what is left."""
+    if tasks:
+        log.info("waiting up to %.1fs for %d inferences", timeout_s, len(tasks))
+        await asyncio.wait(set(tasks), timeout=timeout_s)
+    leftover = set(tasks)
+    for task in leftover:
+        task.cancel()
+    await asyncio.gather(*leftover, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: GatewaySettings = app.state.settings
+    genesis = load_genesis(settings)
+    key = load_gateway_key(settings, genesis)
+    async with contextlib.AsyncExitStack() as stack:
+        pool = await create_pool(settings.database_url)
+        stack.push_async_callback(pool.close)
+        await migrate_tables(pool)
+
+        broker = make_broker(settings.nats_url, app.state.tracer_provider)
+        await broker.connect()
+        stack.push_async_callback(_stop_broker, broker)
+        nc = broker.connection
+        await ensure_streams(nc.jetstream())
+
+        registry = ExecutorRegistry(
+            genesis, settings.heartbeat_ttl_s, settings.heartbeat_max_skew_s
+        )
+
+        async def on_heartbeat(msg: Msg) -> None:
+            registry.handle(msg.data)
+
+        # Core NATS straight from the client: heartbeats are ephemeral, need no ack, and
+        # arrive every second per executor, too often for per-message broker logging.
+        heartbeats = await nc.subscribe(EXECUTOR_HEARTBEAT, cb=on_heartbeat)
+        stack.push_async_callback(_quietly_unsubscribe, heartbeats)
+
+        ctx = GatewayContext(
+            settings=settings, genesis=genesis, key=key, pool=pool, broker=broker, registry=registry
+        )
+        tasks: set[asyncio.Task[None]] = set()
+        dispatcher = Dispatcher(Collector(ctx), tasks)
+        app.state.ctx = ctx
+        app.state.inference_tasks = tasks
+        app.state.serving_chat = OpenAIServingChat(ctx, dispatcher)
+        app.state.serving_completions = OpenAIServingCompletion(ctx, dispatcher)
+        if app.state.proofs is None:
+            app.state.proofs = default_proof_loader()
+        log.info("gateway %s serving on NATS %s", key.address, settings.nats_url)
+        yield
+        await drain_inferences(tasks, settings.shutdown_drain_s)
+
+
+async def _stop_broker(broker: NatsBroker) -> None:
+    # Draining a connection that is already closed raises; there is nothing left to drain.
+    with contextlib.suppress(nats.errors.ConnectionClosedError):
+        await broker.stop()
+
+
+async def _quietly_unsubscribe(subscription: Subscription) -> None:
+    # At shutdown the connection may already be gone, and the subscription with it.
+    with contextlib.suppress(Exception):
+        await subscription.unsubscribe()
