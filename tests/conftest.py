@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -46,17 +48,21 @@ async def nats_url(tmp_path: Path) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_admin_url() -> Iterator[str]:
     external = os.environ.get("DATABASE_URL")
     if external:
         yield external
         return
-    cluster = PostgresCluster(tmp_path_factory.mktemp("postgres") / "data")
+    # A private folder: pytest's tmp rotation may delete old session folders of concurrent
+    # runs, and this cluster must outlive any of them.
+    folder = Path(tempfile.mkdtemp(prefix="attesta-pg-"))
+    cluster = PostgresCluster(folder / "data")
     cluster.start()
     try:
         yield cluster.url
     finally:
         cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _with_database(url: str, database: str) -> str:

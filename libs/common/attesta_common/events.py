@@ -68,6 +68,9 @@ class InferenceRequested(Event):
     reserved: int
     requested_at_ms: int
     deadline_ms: int
+    # The live executors the draw chose from, so anyone can re-derive it from this record
+    # with the genesis weights (added in v1 with a default: older records read as empty).
+    candidates: list[str] = Field(default_factory=list)
 
 
 class Receipt(BaseModel):

@@ -86,6 +86,7 @@ class Dispatcher:
             top_logprobs=job.top_logprobs,
             account=account.id,
             executor=executor,
+            candidates=sorted(address for address, _ in candidates),
             reserved=reserved,
             requested_at_ms=now_ms,
             deadline_ms=now_ms + int(ctx.settings.request_timeout_s * 1000),

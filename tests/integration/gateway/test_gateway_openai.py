@@ -48,6 +48,12 @@ async def test_chat_completion_is_charged_and_the_draw_is_rederivable(
     candidates = [(e.address, gateway.genesis.weight(e.address)) for e in gateway.executors]
     expected = draw_executor(epoch_seed(gateway.genesis, request.epoch), response.id, candidates)
     assert receivers[0].address == expected == request.executor
+    # ... and from the signed record alone: it names the live candidates.
+    assert sorted(request.candidates) == sorted(e.address for e in gateway.executors)
+    from_record = [(a, gateway.genesis.weight(a)) for a in request.candidates]
+    assert draw_executor(epoch_seed(gateway.genesis, request.epoch), response.id, from_record) == (
+        request.executor
+    )
 
     # The reservation is charged at the actual usage, the rest refunded.
     cost = inference_cost(gateway.genesis, PROMPT_TOKENS, len(TOKENS))
