@@ -1,0 +1,1 @@
+"""The validator: checks executors' inferences against the reference model and signs verdicts."""

@@ -1,0 +1,244 @@
+"""FastStream subscribers: finished records in, signed verdicts out; settlements in, reputations.
+
+Finished records come from a durable pull consumer, one at a time: a check occupies the
+engine for a while, and pulling only when ready keeps the other records in the stream
+rather than ageing towards their ack deadline in a client buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from attesta_common.broker import publish_record
+from attesta_common.envelope import RecordRejected, SignedRecord, read_record, sign_event
+from attesta_common.events import (
+    CheckResults,
+    EpochSettled,
+    InferenceFinished,
+    InferenceRequested,
+    ValidationVerdict,
+    ValidatorSeedCommitted,
+)
+from attesta_common.genesis import Genesis, ModelSpec
+from attesta_common.keys import SigningKey
+from attesta_common.subjects import (
+    EPOCH_SETTLED,
+    INFERENCE_FINISHED_ALL,
+    RECORDS_STREAM,
+    seed_committed,
+    verdict,
+)
+from faststream.exceptions import NackMessage
+from faststream.middlewares import AckPolicy
+from faststream.nats import ConsumerConfig, DeliverPolicy, JStream, NatsBroker, NatsMessage, PullSub
+
+from attesta_validator.admission import Admitted, admit_finished
+from attesta_validator.check import passed
+from attesta_validator.reputation import ReputationBook
+from attesta_validator.selection import SeedCommitments, decide, seed_commitment, validator_seed
+from attesta_validator.settings import ValidatorSettings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Runs `check_inference` off the event loop: (request, finished, signer public key).
+CheckRunner = Callable[
+    [InferenceRequested, InferenceFinished, str], Awaitable[tuple[CheckResults, list[str]]]
+]
+Keepalive = Callable[[], Awaitable[None]]
+
+
+class ValidatorHandlers:
+    def __init__(
+        self,
+        *,
+        key: SigningKey,
+        genesis: Genesis,
+        model: ModelSpec,
+        broker: NatsBroker,
+        settings: ValidatorSettings,
+        run_check: CheckRunner,
+        reputations: ReputationBook,
+        commitments: SeedCommitments,
+    ) -> None:
+        self._key = key
+        self._genesis = genesis
+        self._model = model
+        self._broker = broker
+        self._settings = settings
+        self._run_check = run_check
+        self._reputations = reputations
+        self._commitments = commitments
+
+    @property
+    def address(self) -> str:
+        return self._key.address
+
+    async def on_finished(self, msg: NatsMessage) -> None:
+        try:
+            admitted = admit_finished(msg.body, self._genesis)
+        except RecordRejected as exc:
+            log.warning("finished record rejected, not validated: %s", exc)
+            return
+        try:
+            await self.validate(admitted, keepalive=msg.in_progress)
+        except Exception as exc:
+            delivered = msg.raw_message.metadata.num_delivered or 1
+            outcome = (
+                "giving up on it"
+                if delivered >= self._settings.max_deliver
+                else "it will be redelivered"
+            )
+            log.exception(
+                "validating %s failed (delivery %d); %s",
+                admitted.finished.inference_id,
+                delivered,
+                outcome,
+            )
+            raise NackMessage(delay=self._settings.retry_delay_s) from exc
+
+    async def validate(self, admitted: Admitted, keepalive: Keepalive) -> SignedRecord | None:
+        """Decide, check and publish the verdict; None when this validator does not check it."""
+        finished, request = admitted.finished, admitted.request
+        if finished.executor == self.address:
+            log.debug("%s is this validator's own inference; not checked", finished.inference_id)
+            return None
+        if request.model != self._model.name:
+            log.info("%s is for model %s, not served here", finished.inference_id, request.model)
+            return None
+        seed = validator_seed(self._key, self._genesis, finished.epoch)
+        await self._commit_seed(finished.epoch, seed)
+        decision = decide(
+            self._genesis,
+            validator=self.address,
+            executor=finished.executor,
+            reputation=self._reputations.reputation(finished.executor),
+            seed=seed,
+            inference_id=finished.inference_id,
+        )
+        if not decision.check:
+            log.debug(
+                "%s not drawn for a check (p=%.4f)", finished.inference_id, decision.probability
+            )
+            return None
+        checks, reasons = await self._keep_alive(
+            self._run_check(request, finished, admitted.record.public_key), keepalive
+        )
+        record = sign_event(
+            ValidationVerdict(
+                inference_id=finished.inference_id,
+                epoch=finished.epoch,
+                executor=finished.executor,
+                validator=self.address,
+                finished_hash=admitted.record.hash,
+                passed=passed(checks),
+                checks=checks,
+                reasons=reasons,
+            ),
+            self._key,
+        )
+        await publish_record(
+            self._broker, verdict(self.address), record, timeout=self._settings.publish_timeout_s
+        )
+        log.info(
+            "verdict on %s by %s: %s (distance %s)%s",
+            finished.inference_id,
+            finished.executor,
+            "passed" if passed(checks) else "FAILED",
+            checks.distance,
+            f": {'; '.join(reasons)}" if reasons else "",
+        )
+        return record
+
+    async def _commit_seed(self, epoch: int, seed: bytes) -> None:
+        if not self._commitments.needed(epoch):
+            return
+        record = sign_event(
+            ValidatorSeedCommitted(
+                validator=self.address, epoch=epoch, seed_hash=seed_commitment(seed)
+            ),
+            self._key,
+        )
+        await publish_record(
+            self._broker,
+            seed_committed(self.address),
+            record,
+            timeout=self._settings.publish_timeout_s,
+        )
+        self._commitments.mark(epoch)
+        log.info("committed the seed of epoch %d", epoch)
+
+    async def _keep_alive(self, work: Awaitable[T], keepalive: Keepalive) -> T:
+        """Await work, telling JetStream the record is in progress while it runs long."""
+        task = asyncio.ensure_future(work)
+        interval = self._settings.ack_wait_s / 3
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=interval)
+                if done:
+                    return task.result()
+                await keepalive()
+        finally:
+            task.cancel()
+
+    def on_settled_bytes(self, raw: bytes) -> None:
+        try:
+            _, settled = read_record(raw, self._genesis, EpochSettled)
+        except RecordRejected as exc:
+            log.warning("settlement rejected: %s", exc)
+            return
+        if self._reputations.apply(settled):
+            log.info("reputations as of settled epoch %d", settled.epoch)
+
+    async def on_settled(self, msg: NatsMessage) -> None:
+        self.on_settled_bytes(msg.body)
+
+    def on_own_commitment_bytes(self, raw: bytes) -> None:
+        """Remember an epoch already committed (by a previous run of this validator)."""
+        try:
+            record, committed = read_record(raw, self._genesis, ValidatorSeedCommitted)
+        except RecordRejected as exc:
+            log.warning("seed commitment rejected: %s", exc)
+            return
+        if record.signer == self.address:
+            self._commitments.mark(committed.epoch)
+
+
+def register_subscribers(
+    broker: NatsBroker, handlers: ValidatorHandlers, settings: ValidatorSettings
+) -> None:
+    # The stream is created by `ensure_streams` at start; FastStream must not redeclare it.
+    stream = JStream(name=RECORDS_STREAM, declare=False)
+
+    async def on_finished(msg: NatsMessage) -> None:
+        await handlers.on_finished(msg)
+
+    async def on_settled(msg: NatsMessage) -> None:
+        await handlers.on_settled(msg)
+
+    broker.subscriber(
+        INFERENCE_FINISHED_ALL,
+        stream=stream,
+        durable=settings.durable_for(handlers.address),
+        pull_sub=PullSub(batch_size=1, timeout=settings.fetch_timeout_s),
+        config=ConsumerConfig(
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=settings.ack_wait_s,
+            max_deliver=settings.max_deliver,
+        ),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+    )(on_finished)
+    # Only the newest settlement matters: an ordered (ephemeral, gap-free) consumer that
+    # starts at the last one on the subject and follows the new ones.
+    broker.subscriber(
+        EPOCH_SETTLED,
+        stream=stream,
+        ordered_consumer=True,
+        idle_heartbeat=5.0,
+        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+        ack_policy=AckPolicy.MANUAL,
+    )(on_settled)

@@ -1,0 +1,169 @@
+"""Entry point and composition root of the validator.
+
+`Validator` runs in-process (tests pass an already-loaded engine); `main()` builds it from
+the environment, loads the reference model and serves until SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+import nats.js.errors
+from attesta_common.broker import ensure_streams, make_broker
+from attesta_common.events import CheckResults, InferenceFinished, InferenceRequested
+from attesta_common.genesis import Genesis, ModelSpec
+from attesta_common.keys import SigningKey
+from attesta_common.roles import Role
+from attesta_common.subjects import EPOCH_SETTLED, RECORDS_STREAM, seed_committed
+from attesta_common.telemetry import setup_logging, setup_tracing
+from attesta_engine.loader import load_reference_engine
+from nats.js import JetStreamContext
+from opentelemetry.trace import TracerProvider
+
+from attesta_validator.check import CheckingEngine, check_inference
+from attesta_validator.handlers import ValidatorHandlers, register_subscribers
+from attesta_validator.reputation import ReputationBook
+from attesta_validator.selection import SeedCommitments
+from attesta_validator.settings import ValidatorSettings
+
+log = logging.getLogger(__name__)
+
+
+class ValidatorConfigError(RuntimeError):
+    """The configuration cannot make a working validator (wrong key, unknown model)."""
+
+
+def served_model(genesis: Genesis, address: str, model_name: str) -> ModelSpec:
+    """The model to check with; refuses a key that genesis does not make a validator."""
+    if not genesis.has_role(address, Role.VALIDATOR):
+        raise ValidatorConfigError(
+            f"key {address} does not hold the validator role in genesis; "
+            "set ATTESTA_KEY_PATH to a validator key"
+        )
+    model = genesis.model(model_name)
+    if model is None:
+        known = ", ".join(m.name for m in genesis.models) or "none"
+        raise ValidatorConfigError(f"model {model_name!r} is not in genesis (known: {known})")
+    return model
+
+
+class Validator:
+    """The validator service in one object: `await start()`, later `await stop()`."""
+
+    def __init__(
+        self,
+        settings: ValidatorSettings,
+        *,
+        genesis: Genesis,
+        key: SigningKey,
+        engine: CheckingEngine,
+        tracer_provider: TracerProvider | None = None,
+    ) -> None:
+        self.model = served_model(genesis, key.address, settings.model)
+        self.address = key.address
+        self._engine = engine
+        # One check at a time in one thread: the engine serialises its forward passes
+        # anyway, and the event loop stays free for heartbeats and in-progress acks.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="attesta-check")
+        self._broker = make_broker(settings.nats_url, tracer_provider)
+        self._handlers = ValidatorHandlers(
+            key=key,
+            genesis=genesis,
+            model=self.model,
+            broker=self._broker,
+            settings=settings,
+            run_check=self._run_check,
+            reputations=ReputationBook(),
+            commitments=SeedCommitments(),
+        )
+        register_subscribers(self._broker, self._handlers, settings)
+
+    async def _run_check(
+        self, request: InferenceRequested, finished: InferenceFinished, signer_public_key: str
+    ) -> tuple[CheckResults, list[str]]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._pool,
+            lambda: check_inference(
+                self._engine,
+                self.model,
+                request,
+                finished,
+                signer_public_key=signer_public_key,
+            ),
+        )
+
+    async def start(self) -> None:
+        connection = await self._broker.connect()
+        js = connection.jetstream()
+        await ensure_streams(js)
+        await self._prime(js)
+        await self._broker.start()
+        log.info("validator %s checking %s", self.address, self.model.name)
+
+    async def _prime(self, js: JetStreamContext) -> None:
+        """Load the newest settlement and own commitment before the first record is checked,
+        so a restart neither over-checks trusted executors nor re-commits its seed."""
+        for subject, absorb in (
+            (EPOCH_SETTLED, self._handlers.on_settled_bytes),
+            (seed_committed(self.address), self._handlers.on_own_commitment_bytes),
+        ):
+            try:
+                message = await js.get_last_msg(RECORDS_STREAM, subject)
+            except nats.js.errors.NotFoundError:
+                continue
+            if message.data:
+                absorb(message.data)
+
+    async def stop(self) -> None:
+        await self._broker.stop()
+        # A check still running finishes in its thread; its record was not acked and
+        # comes back to this validator's durable consumer after the ack deadline.
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def build_validator(
+    settings: ValidatorSettings, tracer_provider: TracerProvider | None = None
+) -> Validator:
+    genesis = Genesis.load(settings.genesis_path)
+    key = SigningKey.load(settings.key_path)
+    # Fail on a wrong key or model before spending time on loading the model.
+    model = served_model(genesis, key.address, settings.model)
+    engine = load_reference_engine(
+        model, cache_dir=settings.model_cache_dir, threads=settings.torch_threads
+    )
+    return Validator(
+        settings, genesis=genesis, key=key, engine=engine, tracer_provider=tracer_provider
+    )
+
+
+async def serve(validator: Validator) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await validator.start()
+    try:
+        await stop.wait()
+    finally:
+        log.info("validator stopping")
+        await validator.stop()
+
+
+def main() -> None:
+    settings = ValidatorSettings()
+    setup_logging(settings.log_level)
+    tracer_provider = setup_tracing("attesta-validator")
+    try:
+        validator = build_validator(settings, tracer_provider)
+    except ValidatorConfigError as exc:
+        log.error("%s", exc)
+        raise SystemExit(2) from exc
+    asyncio.run(serve(validator))
+
+
+if __name__ == "__main__":
+    main()
