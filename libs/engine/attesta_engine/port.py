@@ -63,6 +63,14 @@ class GenerationCancelled(Exception):
 class Engine(Protocol):
     model_name: str
     top_k: int
+    # Tokens that end a generation: finish_reason 'stop' must end on one (or on a stop
+    # sequence), and none may appear earlier in the output.
+    eos_token_ids: frozenset[int]
+
+    @property
+    def vocab_size(self) -> int: ...
+
+    def decode(self, token_ids: Sequence[int]) -> str: ...
 
     def chat_prompt_ids(self, messages: Sequence[dict[str, str]]) -> list[int]: ...
 

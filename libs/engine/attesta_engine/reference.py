@@ -49,7 +49,7 @@ class ReferenceEngine:
         self._model: Any = AutoModelForCausalLM.from_pretrained(
             str(model_dir), dtype=_DTYPES[dtype]
         ).eval()
-        self._eos_ids = self._eos_token_ids()
+        self.eos_token_ids = self._eos_token_ids()
         # One forward at a time: torch already uses every core for a single sequence.
         self._lock = threading.Lock()
 
@@ -80,7 +80,7 @@ class ReferenceEngine:
         return str(self._tokenizer.decode([token_id], skip_special_tokens=False))
 
     def decode(self, token_ids: Sequence[int]) -> str:
-        visible = [t for t in token_ids if t not in self._eos_ids]
+        visible = [t for t in token_ids if t not in self.eos_token_ids]
         return str(self._tokenizer.decode(visible, skip_special_tokens=True))
 
     def generate(
@@ -121,7 +121,7 @@ class ReferenceEngine:
             top_lps.append(lps)
             text = self.decode(output)
             cut = stop_index(text, spec.stop)
-            done = token in self._eos_ids or cut is not None
+            done = token in self.eos_token_ids or cut is not None
             if cut is not None:
                 text = text[:cut]
             visible = len(text) if done else safe_prefix_length(text, spec.stop)

@@ -27,6 +27,8 @@ _DISTANCE_DIGITS = 6
 class CheckingEngine(Protocol):
     """What a check needs from the reference engine (a subset of ReferenceEngine)."""
 
+    eos_token_ids: frozenset[int]
+
     @property
     def vocab_size(self) -> int: ...
 
@@ -56,10 +58,7 @@ def expected_prompt_ids(engine: CheckingEngine, request: InferenceRequested) -> 
 
 
 def _ends_generation(engine: CheckingEngine, token: int) -> bool:
-    # The engine port exposes no end-of-sequence ids; `decode` drops them (and only
-    # special tokens decode to nothing), so a last token that decodes to "" is taken as
-    # the end token that justifies finish_reason 'stop'.
-    return engine.decode([token]) == ""
+    return token in engine.eos_token_ids
 
 
 def _structure_problems(
@@ -85,6 +84,8 @@ def _structure_problems(
         # checkable.
         problems.append("output token id outside the model's vocabulary")
     elif output:
+        if any(_ends_generation(engine, token) for token in output[:-1]):
+            problems.append("generation ran past an end-of-sequence token")
         full_text = engine.decode(output)
         problems += structure.finish_problems(
             finished,

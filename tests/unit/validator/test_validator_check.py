@@ -114,6 +114,27 @@ def test_running_past_a_stop_sequence_fails(
     assert "a stop sequence appears before the last token: generation ran on" in reasons
 
 
+def test_running_past_an_end_of_sequence_token_fails(
+    engine: ReferenceEngine, generations: Generations, devnet_keys: DevnetKeys
+) -> None:
+    # Billing tokens after the model said it was done: the honest EOS answer, padded on.
+    honest = generations.short_answer
+    assert honest.output_token_ids[-1] in engine.eos_token_ids
+    padded = [*honest.output_token_ids, *generations.greedy.output_token_ids[:3]]
+    request = greedy_request(devnet_keys, messages=SHORT_ANSWER)
+    finished = make_finished(
+        devnet_keys.executors[0],
+        request,
+        honest,
+        output_ids=padded,
+        text=engine.decode(padded),
+        finish_reason="length",
+    )
+    checks, reasons = run_check(engine, request, finished)
+    assert not checks.structure_ok
+    assert "generation ran past an end-of-sequence token" in reasons
+
+
 def test_swapped_token_fails_replay(
     engine: ReferenceEngine, generations: Generations, devnet_keys: DevnetKeys
 ) -> None:
