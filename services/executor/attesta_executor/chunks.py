@@ -1,0 +1,55 @@
+"""The `chunk` events of one inference: one per generated token, in order, then whatever
+text the engine still held back when it stopped.
+
+Concatenated, the chunk texts equal the text of the signed record.
+"""
+
+from __future__ import annotations
+
+from attesta_common.events import InferenceRequested
+from attesta_common.stream import StreamEvent
+from attesta_engine.port import TokenStep
+
+from attesta_executor.logprobs import TokenText, token_logprob
+from attesta_executor.outbox import Outbox
+
+
+class ChunkStream:
+    def __init__(self, outbox: Outbox, request: InferenceRequested, token_text: TokenText) -> None:
+        self._outbox = outbox
+        self._request = request
+        self._token_text = token_text
+        self._streamed = 0
+        self._tokens = 0
+
+    async def step(self, step: TokenStep) -> None:
+        logprobs = None
+        if self._request.logprobs:
+            logprobs = [token_logprob(step, self._request.top_logprobs, self._token_text)]
+        await self._outbox.event(
+            StreamEvent(
+                type="chunk",
+                inference_id=self._request.inference_id,
+                index=step.position,
+                text=step.text_delta,
+                token_ids=[step.token_id],
+                logprobs=logprobs,
+            )
+        )
+        self._streamed += len(step.text_delta)
+        self._tokens += 1
+
+    async def finish(self, text: str) -> None:
+        """At max_tokens the engine may still hold back a possible stop-sequence prefix or
+        an incomplete character; the record has the whole text, so the stream gets it too."""
+        tail = text[self._streamed :]
+        if tail:
+            await self._outbox.event(
+                StreamEvent(
+                    type="chunk",
+                    inference_id=self._request.inference_id,
+                    index=self._tokens,
+                    text=tail,
+                )
+            )
+            self._streamed += len(tail)

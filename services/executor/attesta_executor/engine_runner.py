@@ -1,0 +1,77 @@
+"""The engine behind an async interface, so the event loop never waits on torch.
+
+Generations run on one dedicated worker thread: the engine serialises its forwards
+anyway (torch already spreads one sequence over every core), and one thread keeps the
+order in which requests were accepted. Each step crosses back to the event loop through
+`call_soon_threadsafe` onto an asyncio queue; the steps are consumed there in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from attesta_engine.port import Engine, Generation, GenerationSpec, TokenStep
+
+T = TypeVar("T")
+
+StepHandler = Callable[[TokenStep], Awaitable[None]]
+
+
+class EngineRunner:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
+
+    async def tokenize(self, func: Callable[[], T]) -> T:
+        """Tokenization off the event loop, but not queued behind a running generation:
+        tokenizers are not torch and are safe to call beside it."""
+        return await asyncio.to_thread(func)
+
+    async def generate(
+        self,
+        spec: GenerationSpec,
+        on_step: StepHandler,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Generation:
+        """Generate on the worker thread, awaiting `on_step` for every step in order.
+
+        If `on_step` fails, or this coroutine is cancelled, the worker is told to stop at
+        its next step so the engine is free again soon, and the error is re-raised at once.
+        """
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[TokenStep | None] = asyncio.Queue()
+        abandon = threading.Event()
+
+        def push(step: TokenStep) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, step)
+
+        def stop_requested() -> bool:
+            return abandon.is_set() or (should_stop is not None and should_stop())
+
+        future = loop.run_in_executor(self._pool, self.engine.generate, spec, push, stop_requested)
+        # Scheduled after every step the worker pushed before it returned, so the end
+        # marker always comes last.
+        future.add_done_callback(lambda _: queue.put_nowait(None))
+        try:
+            while (step := await queue.get()) is not None:
+                await on_step(step)
+        except BaseException:
+            abandon.set()
+            # Nobody awaits the abandoned generation: retrieve its outcome so asyncio does
+            # not report it as never retrieved.
+            future.add_done_callback(_retrieve)
+            raise
+        return await future
+
+    def close(self) -> None:
+        """Let a generation still on the worker finish on its own; accept no new one."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _retrieve(future: asyncio.Future[Generation]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -1,0 +1,146 @@
+"""One admitted request, from its prompt tokens to the `InferenceFinished` and `end`.
+
+Every outcome the client must hear about is published before the request is acked: the
+finished record and `end`, or a signed `InferenceFailed` and `error`. Only a broker that
+does not take them (`PublishFailed`) or a shutdown (`Abandoned`) leaves the request
+unanswered, to be redelivered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from functools import partial
+
+from attesta_common.envelope import SignedRecord
+from attesta_common.events import InferenceFinished, InferenceRequested
+from attesta_common.genesis import ModelSpec
+from attesta_common.keys import SigningKey
+from attesta_common.stream import StreamEvent
+from attesta_engine.port import Generation, GenerationCancelled, GenerationSpec
+from opentelemetry import trace
+
+from attesta_executor.chunks import ChunkStream
+from attesta_executor.engine_runner import EngineRunner
+from attesta_executor.outbox import Outbox, PublishFailed
+from attesta_executor.recent import RecentRecords
+from attesta_executor.records import InvalidRequest, finished_record, prompt_token_ids
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+
+class Abandoned(Exception):
+    """The executor is shutting down and gave the generation up; it will be redelivered."""
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Execution:
+    def __init__(
+        self,
+        *,
+        key: SigningKey,
+        model: ModelSpec,
+        runner: EngineRunner,
+        outbox: Outbox,
+        recent: RecentRecords,
+        abandon: threading.Event,
+    ) -> None:
+        self._key = key
+        self._model = model
+        self._runner = runner
+        self._outbox = outbox
+        self._recent = recent
+        self._abandon = abandon
+
+    async def run(self, request_record: SignedRecord, request: InferenceRequested) -> None:
+        known = self._recent.get(request_record.hash)
+        if known is not None:
+            log.info("%s was finished already: publishing its record again", request.inference_id)
+            await self._deliver(request, known)
+            return
+        if _now_ms() > request.deadline_ms:
+            await self._fail(request_record, request, "deadline_exceeded", "past the deadline")
+            return
+        engine = self._runner.engine
+        try:
+            prompt = await self._runner.tokenize(partial(prompt_token_ids, engine, request))
+        except InvalidRequest as exc:
+            await self._fail(request_record, request, "invalid_request", str(exc))
+            return
+        except Exception as exc:
+            log.exception("tokenizer failed on %s", request.inference_id)
+            await self._fail(request_record, request, "engine_error", repr(exc))
+            return
+        total = len(prompt) + request.sampling.max_tokens
+        if total > self._model.max_context_tokens:
+            message = (
+                f"{len(prompt)} prompt tokens + max_tokens {request.sampling.max_tokens}"
+                f" > {self._model.max_context_tokens} context tokens of {self._model.name}"
+            )
+            await self._fail(request_record, request, "context_length_exceeded", message)
+            return
+        try:
+            with tracer.start_as_current_span("executor.generate") as span:
+                span.set_attribute("attesta.inference_id", request.inference_id)
+                generation = await self._generate(request, prompt)
+                span.set_attribute("attesta.completion_tokens", len(generation.output_token_ids))
+            record = finished_record(self._key, request_record, request, generation)
+        except GenerationCancelled:
+            if self._abandon.is_set():
+                raise Abandoned(request.inference_id) from None
+            await self._fail(request_record, request, "deadline_exceeded", "deadline passed")
+            return
+        except PublishFailed:
+            raise
+        except Exception as exc:
+            # Answered and acked like any other outcome: a request that breaks the engine
+            # must not come back forever.
+            log.exception("engine failed on %s", request.inference_id)
+            await self._fail(request_record, request, "engine_error", repr(exc))
+            return
+        self._recent.put(request_record.hash, record)
+        await self._deliver(request, record)
+
+    async def _generate(self, request: InferenceRequested, prompt: list[int]) -> Generation:
+        sampling = request.sampling
+        spec = GenerationSpec(
+            prompt_token_ids=prompt,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            max_tokens=sampling.max_tokens,
+            seed=sampling.seed,
+            stop=list(sampling.stop),
+        )
+        chunks = ChunkStream(self._outbox, request, self._runner.engine.token_text)
+
+        def should_stop() -> bool:
+            # Past the deadline the gateway has answered 504: the work would be wasted.
+            return self._abandon.is_set() or _now_ms() > request.deadline_ms
+
+        generation = await self._runner.generate(spec, chunks.step, should_stop)
+        await chunks.finish(generation.text)
+        return generation
+
+    async def _deliver(self, request: InferenceRequested, record: SignedRecord) -> None:
+        await self._outbox.finished(record)
+        finished = InferenceFinished.model_validate(record.body)
+        await self._outbox.event(
+            StreamEvent(
+                type="end",
+                inference_id=request.inference_id,
+                finish_reason=finished.finish_reason,
+                usage=finished.usage,
+                record=record.model_dump(mode="json"),
+            )
+        )
+
+    async def _fail(
+        self, request_record: SignedRecord, request: InferenceRequested, code: str, message: str
+    ) -> None:
+        log.warning("%s failed (%s): %s", request.inference_id, code, message)
+        await self._outbox.failed(request_record, request, code, message)

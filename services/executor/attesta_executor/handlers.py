@@ -1,0 +1,140 @@
+"""The JetStream consumer of this executor's requests, and what happens to each message.
+
+One durable pull consumer per executor on its own request subject, acked by hand: a
+request is acked once its outcome is published, or at once when it must never run
+(forged, misaddressed, for a model not served here). `max_ack_pending` equals the
+capacity, so JetStream hands out no more requests than can be in flight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Annotated, Any
+
+from attesta_common.envelope import RecordRejected, SignedRecord, read_record
+from attesta_common.events import InferenceRequested
+from attesta_common.genesis import Genesis
+from attesta_common.subjects import RECORDS_STREAM, inference_requested
+from faststream import AckPolicy, Context
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
+from faststream.nats.message import NatsMessage
+from faststream.nats.subscriber.usecases import LogicSubscriber
+from nats.js.api import AckPolicy as JsAckPolicy
+
+from attesta_executor.execution import Abandoned, Execution
+from attesta_executor.inflight import InFlight, keep_alive
+from attesta_executor.outbox import PublishFailed
+from attesta_executor.settings import ExecutorSettings
+
+log = logging.getLogger(__name__)
+
+
+def consumer_config(settings: ExecutorSettings, address: str) -> ConsumerConfig:
+    durable = f"executor-{address}"
+    return ConsumerConfig(
+        name=durable,
+        durable_name=durable,
+        filter_subject=inference_requested(address),
+        ack_policy=JsAckPolicy.EXPLICIT,
+        ack_wait=settings.ack_wait_s,
+        max_ack_pending=settings.capacity,
+    )
+
+
+class RequestHandler:
+    """Admits, runs and acknowledges requests; counts them for heartbeats and shutdown."""
+
+    def __init__(
+        self, genesis: Genesis, address: str, model: str, settings: ExecutorSettings
+    ) -> None:
+        self._genesis = genesis
+        self._address = address
+        self._model = model
+        self._settings = settings
+        # Set once the engine is loaded, before the consumer starts.
+        self.execution: Execution | None = None
+        self.closing = False
+        self._in_flight = InFlight()
+
+    def admit(self, raw: bytes) -> tuple[SignedRecord, InferenceRequested] | None:
+        """The request if this executor may run it; otherwise None, with the reason logged."""
+        try:
+            record, request = read_record(raw, self._genesis, InferenceRequested)
+        except RecordRejected as exc:
+            log.warning("rejected a request record: %s", exc)
+            return None
+        if request.executor != self._address:
+            log.warning("rejected %s: addressed to %s", request.inference_id, request.executor)
+            return None
+        if request.model != self._model:
+            log.warning("rejected %s: model %r not served", request.inference_id, request.model)
+            return None
+        return record, request
+
+    async def handle(self, message: NatsMessage) -> None:
+        admitted = self.admit(message.body)
+        if admitted is None:
+            # Never redelivered: no retry turns a forged or misaddressed request valid.
+            await message.ack()
+            return
+        if self.closing or self.execution is None:
+            await message.nack(delay=self._settings.retry_delay_s)
+            return
+        record, request = admitted
+        with self._in_flight.track():
+            async with keep_alive(message, self._settings.progress_interval_s):
+                answered = await self._run(self.execution, record, request)
+        if answered:
+            await message.ack()
+            return
+        # Back to the stream after a delay: long enough to outlive this process's pending
+        # pull on shutdown (which would hold it until ack_wait), short for a broker blip.
+        with contextlib.suppress(Exception):
+            await message.nack(delay=self._settings.retry_delay_s)
+
+    async def _run(
+        self, execution: Execution, record: SignedRecord, request: InferenceRequested
+    ) -> bool:
+        """True once the outcome is published; False when the request must come back."""
+        try:
+            await execution.run(record, request)
+        except Abandoned:
+            log.info("%s abandoned on shutdown; it will be redelivered", request.inference_id)
+            return False
+        except PublishFailed as exc:
+            log.warning("%s: %s; redelivery expected", request.inference_id, exc)
+            return False
+        return True
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight.count
+
+    async def wait_idle(self, timeout_s: float) -> bool:
+        return await self._in_flight.wait_idle(timeout_s)
+
+
+def register_consumer(
+    broker: NatsBroker, settings: ExecutorSettings, address: str, handler: RequestHandler
+) -> LogicSubscriber[Any]:
+    config = consumer_config(settings, address)
+    subscriber: LogicSubscriber[Any] = broker.subscriber(
+        inference_requested(address),
+        # The stream is declared by `ensure_streams` with its dedup window, not here.
+        stream=JStream(name=RECORDS_STREAM, declare=False),
+        durable=config.durable_name,
+        config=config,
+        pull_sub=PullSub(batch_size=1, timeout=5.0),
+        max_workers=settings.capacity,
+        ack_policy=AckPolicy.MANUAL,
+    )
+
+    # The raw message, not a decoded body: a record is checked over its exact bytes.
+    async def on_inference_requested(
+        message: Annotated[NatsMessage, Context("message")],
+    ) -> None:
+        await handler.handle(message)
+
+    subscriber(on_inference_requested)
+    return subscriber

@@ -1,0 +1,63 @@
+"""Everything an executor sends: signed records to JetStream, token-stream events on core
+NATS. A broker failure surfaces as `PublishFailed`, so callers can tell it apart from a
+failing engine: the request is then redelivered rather than answered with an error.
+"""
+
+from __future__ import annotations
+
+from attesta_common.broker import publish_record
+from attesta_common.envelope import SignedRecord, sign_event
+from attesta_common.events import InferenceFailed, InferenceRequested
+from attesta_common.keys import SigningKey
+from attesta_common.stream import StreamEvent
+from attesta_common.subjects import inference_failed, inference_finished, token_stream
+from faststream.nats import NatsBroker
+
+
+class PublishFailed(Exception):
+    """The broker did not take a record or an event; the request must come back."""
+
+
+class Outbox:
+    def __init__(self, broker: NatsBroker, key: SigningKey) -> None:
+        self._broker = broker
+        self._key = key
+
+    async def event(self, event: StreamEvent) -> None:
+        """Core NATS, fire and forget: the stream is ephemeral, the record is the truth."""
+        payload = event.model_dump_json().encode()
+        try:
+            await self._broker.connection.publish(token_stream(event.inference_id), payload)
+        except Exception as exc:
+            raise PublishFailed(f"token stream of {event.inference_id}: {exc!r}") from exc
+
+    async def finished(self, record: SignedRecord) -> None:
+        """JetStream with its ack; a copy of an already stored record is a success."""
+        try:
+            await publish_record(self._broker, inference_finished(self._key.address), record)
+        except Exception as exc:
+            raise PublishFailed(f"InferenceFinished {record.hash}: {exc!r}") from exc
+
+    async def failed(
+        self, request_record: SignedRecord, request: InferenceRequested, code: str, message: str
+    ) -> SignedRecord:
+        """Sign and publish the failure, then tell the waiting client on its stream."""
+        record = sign_event(
+            InferenceFailed(
+                inference_id=request.inference_id,
+                epoch=request.epoch,
+                executor=self._key.address,
+                request_hash=request_record.hash,
+                code=code,
+                message=message,
+            ),
+            self._key,
+        )
+        try:
+            await publish_record(self._broker, inference_failed(self._key.address), record)
+        except Exception as exc:
+            raise PublishFailed(f"InferenceFailed {record.hash}: {exc!r}") from exc
+        await self.event(
+            StreamEvent(type="error", inference_id=request.inference_id, code=code, message=message)
+        )
+        return record

@@ -1,0 +1,161 @@
+"""The executor as one object: engine, consumer and heartbeat, started and stopped
+together. `main()` runs it as a process; tests and the end-to-end suite run it in-process,
+handing in an engine they loaded once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from types import TracebackType
+from typing import Any
+
+from attesta_common.broker import ensure_streams, make_broker
+from attesta_common.genesis import Genesis, ModelSpec
+from attesta_common.keys import SigningKey
+from attesta_common.roles import Role
+from attesta_common.subjects import RECORDS_STREAM
+from attesta_engine.loader import load_reference_engine
+from attesta_engine.port import Engine
+from faststream.nats.subscriber.usecases import LogicSubscriber
+from opentelemetry.trace import TracerProvider
+
+from attesta_executor.engine_runner import EngineRunner
+from attesta_executor.execution import Execution
+from attesta_executor.handlers import RequestHandler, consumer_config, register_consumer
+from attesta_executor.heartbeat import Heartbeat
+from attesta_executor.outbox import Outbox
+from attesta_executor.recent import RecentRecords
+from attesta_executor.settings import ExecutorSettings
+
+log = logging.getLogger(__name__)
+
+# After abandoning, generations stop at their next token: a fraction of a second.
+_ABANDON_WAIT_S = 2.0
+
+
+class StartupError(RuntimeError):
+    """The configuration cannot serve: wrong key, unknown model, engine mismatch."""
+
+
+def served_model(genesis: Genesis, key: SigningKey, model: str) -> ModelSpec:
+    if not genesis.has_role(key.address, Role.EXECUTOR):
+        raise StartupError(f"key {key.address} does not hold the executor role in genesis")
+    spec = genesis.model(model)
+    if spec is None:
+        known = ", ".join(m.name for m in genesis.models) or "none"
+        raise StartupError(f"model {model!r} is not in genesis (served models: {known})")
+    return spec
+
+
+class Executor:
+    """`start()` then `stop()`, or `async with`. Ready once the engine is loaded and the
+    consumer runs; `engine` may be handed in already loaded (it must match genesis)."""
+
+    def __init__(
+        self,
+        settings: ExecutorSettings,
+        genesis: Genesis,
+        key: SigningKey,
+        *,
+        engine: Engine | None = None,
+        tracer_provider: TracerProvider | None = None,
+    ) -> None:
+        self.settings = settings
+        self.genesis = genesis
+        self.key = key
+        self.model = served_model(genesis, key, settings.model)
+        self.engine = engine
+        self.ready = False
+        self.broker = make_broker(settings.nats_url, tracer_provider)
+        self.handler = RequestHandler(genesis, key.address, self.model.name, settings)
+        self.heartbeat = Heartbeat(
+            self.broker,
+            key,
+            models=[self.model.name],
+            capacity=settings.capacity,
+            in_flight=lambda: self.handler.in_flight,
+            interval_s=settings.heartbeat_interval_s,
+        )
+        self._consumer: LogicSubscriber[Any] = register_consumer(
+            self.broker, settings, key.address, self.handler
+        )
+        # Set on shutdown once the grace period is over: generations stop at their next
+        # token and their requests go back to the stream.
+        self._abandon = threading.Event()
+        self._runner: EngineRunner | None = None
+
+    @property
+    def address(self) -> str:
+        return self.key.address
+
+    async def _load_engine(self) -> Engine:
+        if self.engine is None:
+            log.info("loading %s", self.model.name)
+            self.engine = await asyncio.to_thread(
+                load_reference_engine,
+                self.model,
+                cache_dir=self.settings.model_cache_dir,
+                threads=self.settings.torch_threads,
+            )
+        if self.engine.model_name != self.model.name or self.engine.top_k != self.model.top_k:
+            raise StartupError(
+                f"engine serves {self.engine.model_name} with top_k {self.engine.top_k};"
+                f" genesis wants {self.model.name} with top_k {self.model.top_k}"
+            )
+        return self.engine
+
+    async def start(self) -> None:
+        engine = await self._load_engine()
+        self._runner = EngineRunner(engine)
+        self.handler.execution = Execution(
+            key=self.key,
+            model=self.model,
+            runner=self._runner,
+            outbox=Outbox(self.broker, self.key),
+            recent=RecentRecords(self.settings.recent_records),
+            abandon=self._abandon,
+        )
+        await self.broker.connect()
+        js = self.broker.connection.jetstream()
+        await ensure_streams(js)
+        # Created (or updated: a changed capacity) here rather than on first subscribe,
+        # which keeps an existing consumer's old settings.
+        await js.add_consumer(RECORDS_STREAM, consumer_config(self.settings, self.address))
+        self.heartbeat.start()
+        await self.broker.start()
+        self.ready = True
+        log.info(
+            "executor %s serving %s with capacity %d",
+            self.address,
+            self.model.name,
+            self.settings.capacity,
+        )
+
+    async def stop(self) -> None:
+        """Stop taking requests, let those in flight finish (bounded by shutdown_grace_s),
+        abandon the rest to redelivery, then stop beating and disconnect."""
+        self.ready = False
+        self.handler.closing = True
+        if not await self.handler.wait_idle(self.settings.shutdown_grace_s):
+            log.warning("abandoning %d requests still in flight", self.handler.in_flight)
+            self._abandon.set()
+            await self.handler.wait_idle(_ABANDON_WAIT_S)
+        await self.heartbeat.stop()
+        await self.broker.stop()
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
+
+    async def __aenter__(self) -> Executor:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

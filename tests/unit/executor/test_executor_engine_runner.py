@@ -1,0 +1,69 @@
+"""The async wrapper: steps in order on the loop, the engine on its own thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from attesta_engine.port import GenerationCancelled, GenerationSpec, TokenStep
+from attesta_executor.engine_runner import EngineRunner
+from executor_fakes import FakeEngine
+
+
+def spec(max_tokens: int = 6) -> GenerationSpec:
+    return GenerationSpec([1, 2], temperature=0.7, top_p=1.0, max_tokens=max_tokens, seed=3)
+
+
+async def test_steps_arrive_in_order_on_the_loop_then_the_result() -> None:
+    engine = FakeEngine()
+    runner = EngineRunner(engine)
+    seen: list[int] = []
+    loop_thread = threading.current_thread().name
+
+    async def on_step(step: TokenStep) -> None:
+        assert threading.current_thread().name == loop_thread
+        seen.append(step.position)
+
+    generation = await runner.generate(spec(), on_step)
+    runner.close()
+    assert seen == list(range(6))
+    assert len(generation.output_token_ids) == 6
+    assert all(name.startswith("engine") for name in engine.threads)
+
+
+async def test_engine_errors_reach_the_caller() -> None:
+    runner = EngineRunner(FakeEngine(fail_at=2))
+
+    async def on_step(step: TokenStep) -> None:
+        return None
+
+    with pytest.raises(RuntimeError, match="fake engine failure"):
+        await runner.generate(spec(), on_step)
+    runner.close()
+
+
+async def test_a_failing_step_handler_stops_the_engine() -> None:
+    engine = FakeEngine()
+    runner = EngineRunner(engine)
+
+    async def on_step(step: TokenStep) -> None:
+        raise ConnectionError("stream gone")
+
+    with pytest.raises(ConnectionError):
+        await runner.generate(spec(max_tokens=10_000), on_step)
+    # The engine thread is free again soon: a new generation completes.
+    result = await asyncio.wait_for(runner.generate(spec(2), _ignore), 5)
+    assert len(result.output_token_ids) == 2
+    runner.close()
+
+
+async def test_should_stop_cancels_the_generation() -> None:
+    runner = EngineRunner(FakeEngine())
+    with pytest.raises(GenerationCancelled):
+        await runner.generate(spec(), _ignore, lambda: True)
+    runner.close()
+
+
+async def _ignore(step: TokenStep) -> None:
+    return None
