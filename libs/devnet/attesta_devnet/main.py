@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("ATTESTA_PORT", "8000")))
     args = parser.parse_args(argv)
     logging.basicConfig(level="INFO", format="%(asctime)s devnet: %(message)s")
+    # Readiness polling would otherwise log every probe.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     network = Network(_config(args))
 
     def _interrupt(signum: int, frame: FrameType | None) -> None:
