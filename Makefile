@@ -26,7 +26,8 @@ lint: install
 	$(VENV)/bin/ruff format --check libs services tests bench
 
 typecheck: install
-	$(VENV)/bin/mypy libs/common/attesta_common
+	$(VENV)/bin/mypy -p attesta_common -p attesta_engine -p attesta_devnet -p attesta_gateway \
+		-p attesta_executor -p attesta_validator -p attesta_chain_writer -p attesta_settler
 
 clean:
 	rm -rf .data

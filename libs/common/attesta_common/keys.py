@@ -52,7 +52,8 @@ class SigningKey:
             handle.write(self.secret_hex())
 
     def secret_hex(self) -> str:
-        return self._cosmpy.private_key_bytes.hex()
+        secret: bytes = self._cosmpy.private_key_bytes
+        return secret.hex()
 
     @property
     def cosmpy_key(self) -> PrivateKey:

@@ -34,7 +34,8 @@ def _exporter_from_env() -> SpanExporter | None:
         except ImportError:
             log.warning("OTLP endpoint set but opentelemetry-exporter-otlp is not installed")
             return None
-        return OTLPSpanExporter()
+        exporter: SpanExporter = OTLPSpanExporter()
+        return exporter
     return None
 
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -90,13 +91,13 @@ def _convert(source: Path, target: Path, *, progress: bool) -> None:
     )
     steps.update()
     steps.set_postfix_str("rebuilding as float32")
-    config = loaded.config
+    config: Any = loaded.config
     # A GGUF-loaded model refuses save_pretrained; rebuild a plain one from its weights.
     if hasattr(config, "quantization_config"):
         del config.quantization_config
-    plain = LlamaForCausalLM(config)
+    plain: Any = LlamaForCausalLM(config)
     plain.load_state_dict(loaded.state_dict())
-    plain = plain.to(torch.float32)
+    plain.to(torch.float32)
     steps.update()
     steps.set_postfix_str("writing safetensors")
     plain.save_pretrained(str(staging), safe_serialization=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from attesta_common.artifact import TopKArtifact
@@ -46,9 +46,11 @@ class ReferenceEngine:
         self.top_k = top_k
         self.dtype = dtype
         self._tokenizer: Any = AutoTokenizer.from_pretrained(str(model_dir))
-        self._model: Any = AutoModelForCausalLM.from_pretrained(
-            str(model_dir), dtype=_DTYPES[dtype]
-        ).eval()
+        # transformers' own annotations are partial; the model is used untyped.
+        self._model: Any = cast(
+            Any, AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=_DTYPES[dtype])
+        )
+        self._model.eval()
         self.eos_token_ids = self._eos_token_ids()
         # One forward at a time: torch already uses every core for a single sequence.
         self._lock = threading.Lock()
