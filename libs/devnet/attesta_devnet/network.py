@@ -221,6 +221,20 @@ class Network:
             and bool(models.json().get("data"))
         )
 
+    def service(self, name: str) -> ServiceProcess:
+        return next(s for s in self.services if s.name == name)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL, no graceful shutdown: what a crash or an OOM kill looks like."""
+        service = self.service(name)
+        if service.process is not None and service.alive:
+            service.process.kill()
+            service.process.wait()
+
+    def restart(self, name: str) -> None:
+        self.kill(name)
+        self.service(name).start()
+
     def stop(self) -> None:
         stop_all(self.services)
         self.services = []
