@@ -28,23 +28,32 @@ from attesta_devnet.postgres_cluster import PostgresCluster
 
 
 @pytest.fixture
-async def nats_url(tmp_path: Path) -> AsyncIterator[str]:
-    external = os.environ.get("NATS_URL")
-    if external:
-        nc = await nats.connect(external)
-        js = nc.jetstream()
-        for spec in STREAMS:
-            with contextlib.suppress(nats.js.errors.NotFoundError):
-                await js.delete_stream(spec.name)
-        await nc.close()
-        yield external
+def nats_server(tmp_path: Path) -> Iterator[NatsServer | None]:
+    """A fresh nats-server for this test; None when NATS_URL names an external one."""
+    if os.environ.get("NATS_URL"):
+        yield None
         return
     server = NatsServer(tmp_path / "nats")
     server.start()
     try:
-        yield server.url
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def nats_url(nats_server: NatsServer | None) -> AsyncIterator[str]:
+    if nats_server is not None:
+        yield nats_server.url
+        return
+    external = os.environ["NATS_URL"]
+    nc = await nats.connect(external)
+    js = nc.jetstream()
+    for spec in STREAMS:
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await js.delete_stream(spec.name)
+    await nc.close()
+    yield external
 
 
 @pytest.fixture(scope="session")
