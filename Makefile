@@ -35,3 +35,7 @@ clean:
 .PHONY: bench-e2e
 bench-e2e: install
 	$(VENV)/bin/python -m bench.e2e_latency
+
+.PHONY: bench-anchoring
+bench-anchoring: install
+	$(VENV)/bin/python -m bench.anchoring

@@ -2,9 +2,11 @@
 
     attesta-ledger proof RECORD_HASH [--database-url URL] [--output FILE]
     attesta-ledger verify PROOF_FILE --genesis GENESIS.json
+    attesta-ledger verify-chain PROOF_FILE --genesis GENESIS.json --lcd URL
 
 `verify` needs nothing but the two files: the proof carries the audit path and the
-signed block, genesis names the chain-writer keys.
+signed block, genesis names the chain-writer keys. `verify-chain` checks a proof of a
+Cosmos-anchored record against the anchoring transaction fetched from a node.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from attesta_common.genesis import Genesis
 from attesta_common.ledger_proof import InclusionProof, verify_proof
 from pydantic import ValidationError
 
+from attesta_chain_writer.cosmos.cosmpy_client import CosmpyChain
+from attesta_chain_writer.cosmos.verify import verify_on_chain
 from attesta_chain_writer.proofs import load_proof
 from attesta_chain_writer.settings import ChainWriterSettings
 
@@ -36,6 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="verify a proof file offline")
     verify.add_argument("proof_file", type=Path)
     verify.add_argument("--genesis", type=Path, required=True, help="the network's genesis.json")
+    chain = commands.add_parser("verify-chain", help="verify a proof against a Cosmos chain")
+    chain.add_argument("proof_file", type=Path)
+    chain.add_argument("--genesis", type=Path, required=True, help="the network's genesis.json")
+    chain.add_argument("--lcd", required=True, help="node URL, e.g. http://127.0.0.1:1317")
     return parser
 
 
@@ -72,7 +80,12 @@ def _verify(args: argparse.Namespace) -> int:
     except (OSError, ValidationError, ValueError) as exc:
         print(f"cannot read the proof or genesis: {exc}", file=sys.stderr)
         return 1
-    problems = verify_proof(proof, genesis)
+    if args.command == "verify-chain":
+        url = args.lcd if "+" in args.lcd.split("://")[0] else f"rest+{args.lcd}"
+        # Queries need no chain id or denomination; cosmpy only insists they are set.
+        problems = verify_on_chain(proof, genesis, CosmpyChain(url, "any", "any"))
+    else:
+        problems = verify_proof(proof, genesis)
     if problems:
         for problem in problems:
             print(f"FAIL: {problem}")

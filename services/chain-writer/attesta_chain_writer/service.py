@@ -19,6 +19,8 @@ from opentelemetry.trace import TracerProvider
 from attesta_chain_writer.anchor_port import ChainAnchor
 from attesta_chain_writer.announce import BatchAnnouncer
 from attesta_chain_writer.batcher import Batcher
+from attesta_chain_writer.cosmos.anchor import CosmosAnchor
+from attesta_chain_writer.cosmos.factory import build_cosmos_anchor
 from attesta_chain_writer.group_commit import GroupCommitter
 from attesta_chain_writer.handlers import register_consumer
 from attesta_chain_writer.ingest import RecordIngestor
@@ -47,10 +49,17 @@ class ChainWriter:
         tracer_provider: TracerProvider | None = None,
     ) -> None:
         self._settings = settings
+        if anchor is None:
+            anchor = (
+                build_cosmos_anchor(settings, genesis, key, pool)
+                if settings.anchor == "cosmos"
+                else LocalLedger(pool, key, genesis.chain_id)
+            )
+        self.anchor = anchor
         self.broker = make_broker(settings.nats_url, tracer_provider)
         self.batcher = Batcher(
             pool,
-            anchor if anchor is not None else LocalLedger(pool, key, genesis.chain_id),
+            anchor,
             BatchAnnouncer(self.broker, key),
             batch_size=settings.batch_size,
             interval_s=settings.batch_interval_s,
@@ -64,6 +73,9 @@ class ChainWriter:
         self._batcher_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        if isinstance(self.anchor, CosmosAnchor):
+            # Fails fast on a chain whose memo limit cannot hold the anchor memo.
+            await self.anchor.start()
         await self.broker.connect()
         await ensure_streams(self.broker.connection.jetstream())
         recovered = await self.batcher.recover()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from attesta_common.settings import ServiceSettings
 from pydantic import Field
@@ -25,6 +26,23 @@ class ChainWriterSettings(ServiceSettings):
     retry_delay_s: float = Field(default=1.0, ge=0)
     # On shutdown, how long sealing and anchoring the still pending records may take.
     shutdown_flush_s: float = Field(default=5.0, ge=0)
+
+    # Where batch roots go: the local signed hash chain, or a Cosmos chain (docs/cosmos.md).
+    anchor: Literal["local", "cosmos"] = "local"
+    # cosmpy URL: "rest+http://host:1317" (LCD) or "grpc+http://host:9090".
+    cosmos_url: str = "rest+http://127.0.0.1:1317"
+    cosmos_chain_id: str = "attesta-anchor"
+    cosmos_address_prefix: str = "attesta"
+    cosmos_denom: str = "stake"
+    cosmos_fee_amount: int = Field(default=0, ge=0)
+    # 0: simulate each transaction and add a margin.
+    cosmos_gas_limit: int = Field(default=0, ge=0)
+    # A CosmWasm contract to call with {"anchor": {...}} instead of the memo self-transfer.
+    cosmos_contract: str | None = None
+    cosmos_inclusion_timeout_s: float = Field(default=30.0, gt=0)
+    cosmos_poll_interval_s: float = Field(default=1.0, gt=0)
+    cosmos_retries: int = Field(default=5, ge=0)
+    cosmos_backoff_s: float = Field(default=0.5, ge=0)
 
     @property
     def batch_interval_s(self) -> float:
