@@ -7,6 +7,7 @@ logits and the token is chosen from exactly those (float32) numbers.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -51,6 +52,10 @@ class ReferenceEngine:
             Any, AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=_DTYPES[dtype])
         )
         self._model.eval()
+        # transformers renamed the KV-cache argument (past_key_values -> cache) in 5.2x;
+        # vLLM pins an older release, and both must run the same engine.
+        parameters = inspect.signature(self._model.forward).parameters
+        self._cache_arg = "cache" if "cache" in parameters else "past_key_values"
         self.eos_token_ids = self._eos_token_ids()
         # One forward at a time: torch already uses every core for a single sequence.
         self._lock = threading.Lock()
@@ -111,8 +116,8 @@ class ReferenceEngine:
         for position in range(spec.max_tokens):
             if should_stop is not None and should_stop():
                 raise GenerationCancelled
-            result = self._model(input_ids=step_input, cache=cache, use_cache=True)
-            cache = result.cache
+            result = self._model(input_ids=step_input, use_cache=True, **{self._cache_arg: cache})
+            cache = getattr(result, self._cache_arg)
             logprobs = torch.log_softmax(result.logits[0, -1].float(), dim=-1)
             values, indices = torch.topk(logprobs, self.top_k)
             ids = tuple(int(i) for i in indices.tolist())

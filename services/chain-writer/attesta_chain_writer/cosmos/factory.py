@@ -9,9 +9,10 @@ from attesta_common.epochs import epoch_at
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey
 
-from attesta_chain_writer.cosmos.anchor import CosmosAnchor, RetryPolicy
+from attesta_chain_writer.cosmos.anchor import CosmosAnchor
 from attesta_chain_writer.cosmos.chain_port import ChainClient
 from attesta_chain_writer.cosmos.cosmpy_client import CosmpyChain
+from attesta_chain_writer.cosmos.policy import RetryPolicy
 from attesta_chain_writer.cosmos.signer import AnchorSigner, FeePolicy
 from attesta_chain_writer.settings import ChainWriterSettings
 
