@@ -39,3 +39,8 @@ bench-e2e: install
 .PHONY: bench-anchoring
 bench-anchoring: install
 	$(VENV)/bin/python -m bench.anchoring
+
+.PHONY: bench-drift
+bench-drift: install
+	test -x .venv-vllm/bin/python || ./scripts/install_vllm.sh
+	VLLM_CPU_KVCACHE_SPACE=1 HF_HUB_OFFLINE=1 .venv-vllm/bin/python -m bench.engine_drift
