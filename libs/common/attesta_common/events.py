@@ -148,6 +148,9 @@ class ValidationVerdict(Event):
     passed: bool
     checks: CheckResults
     reasons: list[str] = Field(default_factory=list)
+    # True when the check was a dispute re-check (another validator's verdict failed),
+    # made regardless of this validator's sampling draw.
+    dispute: bool = False
 
 
 class ValidatorSeedCommitted(Event):
@@ -173,6 +176,10 @@ class ParticipantSettlement(BaseModel):
     reputation: int = 0
     fees: int = 0
     reward: int = 0
+    # Validators: checks owed by the revealed seed (docs/verification.md), and why the
+    # validator lost its share of the validator pool (empty when it did not).
+    checks_owed: int = 0
+    flags: list[str] = Field(default_factory=list)
 
 
 class Refund(BaseModel):
@@ -221,6 +228,18 @@ class ExecutorHeartbeat(Event):
     sent_at_ms: int
 
 
+class ValidatorSeedRevealed(Event):
+    """The seed a validator committed for an epoch, revealed once the epoch is over so the
+    settler can re-derive which checks it owed."""
+
+    KIND: ClassVar[str] = "ValidatorSeedRevealed"
+    SIGNER_ROLE: ClassVar[Role] = Role.VALIDATOR
+
+    validator: str
+    epoch: int
+    seed: str  # hex
+
+
 RECORD_TYPES: dict[str, type[Event]] = {
     cls.KIND: cls
     for cls in (
@@ -232,5 +251,6 @@ RECORD_TYPES: dict[str, type[Event]] = {
         EpochSettled,
         BatchAnchored,
         ExecutorHeartbeat,
+        ValidatorSeedRevealed,
     )
 }

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 
+from attesta_common.genesis import Genesis
+from attesta_common.roles import Role
+
 MAX_REPUTATION = 100
 MIN_TARGET = 0.01
 
@@ -38,3 +41,32 @@ def decision_uniform(validator_seed: bytes, inference_id: str) -> float:
 
 def must_check(validator_seed: bytes, inference_id: str, probability: float) -> bool:
     return decision_uniform(validator_seed, inference_id) < probability
+
+
+def validation_weights(genesis: Genesis, validator: str, executor: str) -> tuple[int, int, int]:
+    """(own weight, total validator weight, executor's validator weight) for one decision.
+
+    An executor that also validates cannot check itself, so its weight is not part of the
+    validation weight that shares the work.
+    """
+    total = sum(p.weight for p in genesis.holders(Role.VALIDATOR))
+    executor_weight = genesis.weight(executor) if genesis.has_role(executor, Role.VALIDATOR) else 0
+    return genesis.weight(validator), total, executor_weight
+
+
+def check_owed(
+    genesis: Genesis,
+    *,
+    validator: str,
+    executor: str,
+    reputation: int,
+    seed: bytes,
+    inference_id: str,
+) -> tuple[float, bool]:
+    """(probability, owed): the one rule the validator decides with and the settler audits
+    with. A validator never owes a check of its own inference."""
+    if validator == executor:
+        return 0.0, False
+    own, total, executor_weight = validation_weights(genesis, validator, executor)
+    probability = check_probability(reputation, own, total, executor_weight)
+    return probability, must_check(seed, inference_id, probability)

@@ -44,6 +44,13 @@ def seed_committed(validator: str) -> str:
     return f"attesta.records.validation.seed.{validator}"
 
 
+def seed_revealed(validator: str) -> str:
+    return f"attesta.records.validation.reveal.{validator}"
+
+
+SEED_REVEALS_ALL = "attesta.records.validation.reveal.*"
+
+
 def token_stream(inference_id: str) -> str:
     return f"attesta.stream.{inference_id}"
 

@@ -19,6 +19,7 @@ import nats.errors
 from attesta_common.broker import publish_record
 from attesta_common.envelope import RecordRejected, SignedRecord
 from attesta_common.events import InferenceFinished
+from attesta_common.metrics import GATEWAY_IN_FLIGHT, GATEWAY_TTFT
 from attesta_common.pricing import inference_cost
 from attesta_common.stream import StreamEvent
 from attesta_common.subjects import inference_requested
@@ -75,6 +76,7 @@ class Collector:
         self.ctx = ctx
 
     async def run(self, inference: Inference, sub: Subscription, request: SignedRecord) -> None:
+        GATEWAY_IN_FLIGHT.inc()
         try:
             if await self._publish(inference, request):
                 await self._collect(inference, sub, request)
@@ -88,6 +90,7 @@ class Collector:
             await self._release(inference)
             self._fail(inference, 500, "the gateway failed to collect the result", "internal")
         finally:
+            GATEWAY_IN_FLIGHT.dec()
             if not inference.published.done():
                 inference.published.set_result(False)
             # A closed connection took the subscription with it.
@@ -136,6 +139,11 @@ class Collector:
                 continue
             if event.inference_id != inference.inference_id:
                 continue
+            if not heard:
+                # From the acked publish: the time the network, not the client, adds.
+                GATEWAY_TTFT.labels(model=str(request.body.get("model"))).observe(
+                    loop.time() - started
+                )
             heard = True
             if event.type == "chunk":
                 inference.queue.put_nowait(event)

@@ -10,8 +10,9 @@ from opentelemetry.trace import TracerProvider
 from attesta_gateway.context import ProofLoader
 from attesta_gateway.errors import install_error_handlers
 from attesta_gateway.lifespan import lifespan
+from attesta_gateway.metrics_middleware import MetricsMiddleware
 from attesta_gateway.middleware import BodySizeLimitMiddleware
-from attesta_gateway.routers import chat, completions, health, inferences, ledger, models
+from attesta_gateway.routers import chat, completions, health, inferences, ledger, metrics, models
 from attesta_gateway.settings import GatewaySettings
 
 
@@ -30,8 +31,10 @@ def create_app(
     app.state.proofs = proof_loader
     app.state.tracer_provider = tracer_provider
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Outermost, so refused bodies (413) and errors are counted too.
+    app.add_middleware(MetricsMiddleware)
     install_error_handlers(app)
-    for module in (chat, completions, models, inferences, ledger, health):
+    for module in (chat, completions, models, inferences, ledger, health, metrics):
         app.include_router(module.router)
     return app
 

@@ -168,3 +168,46 @@ async def test_real_ledger_and_read_models_when_installed(start_gateway: StartGa
         inference = await client.get("/v1/inferences/chatcmpl-none")
     assert proof.status_code == 404 and proof.json()["error"]["code"] == "not_found"
     assert inference.status_code == 404
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample in a Prometheus exposition, 0 if absent."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{") or line.startswith(f"{name} "):
+            head, _, value = line.rpartition(" ")
+            got = head[len(name) :].strip("{}")
+            if ",".join(sorted(got.split(","))) == wanted or (not wanted and not got):
+                return float(value)
+    return 0.0
+
+
+async def test_metrics_count_requests_and_time_to_first_token(
+    start_gateway: StartGateway,
+) -> None:
+    gateway = await start_gateway()
+    api_key, _ = await gateway.new_key(balance=100_000)
+    async with gateway.client(api_key) as client:
+        before = (await client.get("/metrics")).text
+        body = {"model": gateway.model, "messages": [{"role": "user", "content": "Hi"}]}
+        assert (await client.post("/v1/chat/completions", json=body)).status_code == 200
+        assert (await client.get("/v1/inferences/chatcmpl-unknown")).status_code == 404
+        after = (await client.get("/metrics")).text
+    chat = {"route": "/v1/chat/completions", "status": "200"}
+    assert _sample(after, "attesta_gateway_requests_total", **chat) == (
+        _sample(before, "attesta_gateway_requests_total", **chat) + 1
+    )
+    # The route template, never the raw id, labels the request.
+    assert (
+        _sample(
+            after,
+            "attesta_gateway_requests_total",
+            route="/v1/inferences/{inference_id}",
+            status="404",
+        )
+        >= 1
+    )
+    ttft = "attesta_gateway_time_to_first_token_seconds_count"
+    assert (
+        _sample(after, ttft, model=gateway.model) == _sample(before, ttft, model=gateway.model) + 1
+    )
