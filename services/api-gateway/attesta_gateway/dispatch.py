@@ -19,6 +19,7 @@ from attesta_common.events import ChatMessage, InferenceRequested, SamplingParam
 from attesta_common.genesis import ModelSpec
 from attesta_common.pricing import inference_cost
 from attesta_common.subjects import token_stream
+from opentelemetry import trace
 
 from attesta_gateway import accounts
 from attesta_gateway.accounts import Account
@@ -92,6 +93,10 @@ class Dispatcher:
             deadline_ms=now_ms + int(ctx.settings.request_timeout_s * 1000),
         )
         record = sign_event(request, ctx.key)
+        span = trace.get_current_span()
+        span.set_attribute("attesta.inference_id", inference_id)
+        span.set_attribute("attesta.executor", executor)
+        span.set_attribute("gen_ai.request.model", job.model.name)
         inference = Inference(
             inference_id=inference_id,
             executor=executor,

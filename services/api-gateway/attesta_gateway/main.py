@@ -14,6 +14,7 @@ from attesta_gateway.metrics_middleware import MetricsMiddleware
 from attesta_gateway.middleware import BodySizeLimitMiddleware
 from attesta_gateway.routers import chat, completions, health, inferences, ledger, metrics, models
 from attesta_gateway.settings import GatewaySettings
+from attesta_gateway.tracing_middleware import TracingMiddleware
 
 
 def create_app(
@@ -31,8 +32,9 @@ def create_app(
     app.state.proofs = proof_loader
     app.state.tracer_provider = tracer_provider
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    # Outermost, so refused bodies (413) and errors are counted too.
+    # Outermost, so refused bodies (413) and errors are counted and traced too.
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(TracingMiddleware, tracer_provider=tracer_provider)
     install_error_handlers(app)
     for module in (chat, completions, models, inferences, ledger, health, metrics):
         app.include_router(module.router)

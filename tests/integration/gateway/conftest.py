@@ -20,6 +20,7 @@ from attesta_gateway.main import create_app
 from attesta_gateway.settings import GatewaySettings
 from gateway_fakes import Behavior, FakeExecutor, eventually
 from gateway_harness import Gateway, StartGateway
+from opentelemetry.trace import TracerProvider
 
 
 @pytest.fixture
@@ -37,6 +38,7 @@ async def start_gateway(
         behaviors: list[Behavior] | None = None,
         *,
         proof_loader: ProofLoader | None = None,
+        tracer_provider: TracerProvider | None = None,
         chunk_delay_s: float = 0.0,
         **overrides: Any,
     ) -> Gateway:
@@ -55,7 +57,7 @@ async def start_gateway(
         }
         fields.update(overrides)
         settings = GatewaySettings(**fields)
-        app = create_app(settings, proof_loader=proof_loader)
+        app = create_app(settings, proof_loader=proof_loader, tracer_provider=tracer_provider)
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
         )
