@@ -48,3 +48,7 @@ bench-drift: install
 .PHONY: bench-economics
 bench-economics: install
 	$(VENV)/bin/python -m bench.economics
+
+.PHONY: bench-detection
+bench-detection: install
+	$(VENV)/bin/python -m bench.detection

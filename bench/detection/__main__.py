@@ -1,0 +1,77 @@
+"""`python -m bench.detection`: the cheat suite, the honest controls, one JSON line.
+
+Environment: QUICK=1 (every scenario a few times, a small honest batch), SAMPLES (cheats
+per scenario), HONEST (honest checks), TOKENS (max_tokens, 64), ONLY (comma-separated
+scenario names), OUT (also write the table there). Progress and the table go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from tqdm import tqdm
+
+from bench.detection.harness import Harness
+from bench.detection.honest import VLLM_INSTALLED, honest_checks
+from bench.detection.report import Tally, codec_numbers, detection, honest_numbers, table
+from bench.detection.scenarios import all_scenarios
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+def main() -> None:
+    quick = os.environ.get("QUICK") == "1"
+    samples = _int("SAMPLES", 3 if quick else 100)
+    honest_total = _int("HONEST", 96 if quick else 3000)
+    tokens = _int("TOKENS", 64)
+    only = {s for s in os.environ.get("ONLY", "").split(",") if s}
+    started = time.perf_counter()
+    h = Harness()
+    scenarios = [s for s in all_scenarios() if not only or s.name in only]
+    tallies: dict[str, Tally] = {}
+    with tqdm(total=samples * len(scenarios), desc="cheats", file=sys.stderr) as bar:
+        for scenario in scenarios:
+            tally = tallies.setdefault(scenario.name, Tally(scenario.group))
+            for i in range(samples):
+                record = scenario.build(h, i, tokens)
+                if record is None:
+                    tally.skipped += 1
+                else:
+                    tally.verdicts.append(h.check(record))
+                bar.update()
+            bar.set_postfix_str(f"{scenario.name} {tally.caught}/{tally.total}")
+    cheat_seconds = time.perf_counter() - started
+    checks = []
+    for check in tqdm(honest_checks(h, honest_total, tokens), desc="honest", file=sys.stderr):
+        checks.append(check)
+    rows = detection(tallies)
+    honest = honest_numbers(checks, h.model.distance_threshold)
+    codec = codec_numbers(checks, h.model.distance_threshold)
+    text = table(rows, honest)
+    print(text, file=sys.stderr)
+    if os.environ.get("OUT"):
+        with open(os.environ["OUT"], "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    summary = {
+        "mode": "quick" if quick else "full",
+        "max_tokens": tokens,
+        "samples_per_scenario": samples,
+        "detection": {name: r["rate"] for name, r in rows.items()},
+        **honest,
+        "artifact_bytes_per_token": round(codec["ata1_zlib"], 2),
+        "compact_codec": {k: v for k, v in codec.items() if k != "ata1_zlib"},
+        "detection_detail": rows,
+        "vllm": "compared" if VLLM_INSTALLED else "not installed: control skipped",
+        "cheat_seconds": round(cheat_seconds, 1),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    print(json.dumps(summary, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Turning verdicts into the numbers of the issue: rates with intervals, cost, bytes."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from attesta_validator.distance import gonka_distance
+
+from bench.detection import compact_codec
+from bench.detection.harness import Verdict
+from bench.detection.honest import HonestCheck
+from bench.detection.stats import failure_upper, wilson
+
+CODEC_FRAC_BITS = (8, 10, 12, 14, 16)
+
+
+@dataclass
+class Tally:
+    """Verdicts of one cheat scenario."""
+
+    group: str
+    verdicts: list[Verdict] = field(default_factory=list)
+    skipped: int = 0  # samples where the cheat did not apply (nothing dishonest was sent)
+
+    @property
+    def caught(self) -> int:
+        return sum(not v.passed for v in self.verdicts)
+
+    @property
+    def total(self) -> int:
+        return len(self.verdicts)
+
+
+def detection(tallies: dict[str, Tally]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name, t in tallies.items():
+        low, high = wilson(t.caught, t.total)
+        distances = [v.distance for v in t.verdicts if v.distance is not None]
+        out[name] = {
+            "group": t.group,
+            "caught": t.caught,
+            "total": t.total,
+            "skipped": t.skipped,
+            "rate": t.caught / t.total if t.total else None,
+            "ci95": [round(low, 4), round(high, 4)],
+            "min_distance": min(distances) if distances else None,
+        }
+    return out
+
+
+def codec_numbers(checks: Sequence[HonestCheck], threshold: float) -> dict[str, Any]:
+    """Bytes per token of each codec, and how far the compact one moves the numbers, on the
+    distance's own scale, as a fraction of the threshold (worst artifact)."""
+    tokens = sum(c.positions for c in checks) or 1
+    out: dict[str, Any] = {"ata1_zlib": sum(c.artifact_bytes for c in checks) / tokens}
+    for bits in CODEC_FRAC_BITS:
+        size, worst = 0, 0.0
+        for c in checks:
+            blob = compact_codec.encode(c.artifact, bits)
+            size += len(blob)
+            back = compact_codec.decode(blob)
+            worst = max(worst, gonka_distance(c.artifact.logprobs, back.logprobs))
+        out[f"compact_f{bits}"] = {
+            "bytes_per_token": round(size / tokens, 2),
+            "max_shift_over_threshold": round(worst / threshold, 5),
+        }
+    return out
+
+
+def honest_numbers(checks: Sequence[HonestCheck], threshold: float) -> dict[str, Any]:
+    failures = [c for c in checks if not c.verdict.passed]
+    ratios = [c.verdict.seconds / c.generate_seconds for c in checks if c.kind == "engine"]
+    by_kind: dict[str, list[int]] = {}
+    for c in checks:
+        seen = by_kind.setdefault(c.kind, [0, 0])
+        seen[0] += 1
+        seen[1] += not c.verdict.passed
+    distances = [c.verdict.distance for c in checks if c.verdict.distance is not None]
+    return {
+        "honest_checks": len(checks),
+        "honest_failures": len(failures),
+        "honest_failure_upper95": round(failure_upper(len(failures), len(checks)), 6),
+        "honest_by_kind": {k: {"checks": n, "failures": f} for k, (n, f) in by_kind.items()},
+        "honest_failure_reasons": [c.verdict.reasons for c in failures[:5]],
+        "honest_max_distance_over_threshold": round(max(distances, default=0.0) / threshold, 5),
+        "honest_mean_positions": statistics.fmean(c.positions for c in checks) if checks else 0,
+        "validate_over_generate": round(statistics.median(ratios), 4) if ratios else None,
+    }
+
+
+def table(rows: dict[str, dict[str, Any]], honest: dict[str, Any]) -> str:
+    lines = [f"{'scenario':30s} {'grp':3s} {'caught/total':>12s} {'rate':>7s}  95% CI"]
+    for name, r in rows.items():
+        rate = "n/a" if r["rate"] is None else f"{r['rate']:.3f}"
+        caught = f"{r['caught']}/{r['total']}"
+        low, high = r["ci95"]
+        lines.append(
+            f"{name:30s} {r['group']:3s} {caught:>12s} {rate:>7s}  [{low:.3f}, {high:.3f}]"
+        )
+    n, f = honest["honest_checks"], honest["honest_failures"]
+    bound = honest["honest_failure_upper95"]
+    lines.append(f"honest: {f} failures in {n} checks, 95% upper bound {bound:.2e}")
+    for kind, seen in honest["honest_by_kind"].items():
+        lines.append(f"  {kind:16s} {seen['failures']}/{seen['checks']}")
+    return "\n".join(lines)
