@@ -68,15 +68,21 @@ async def one_run(count: int, batch_size: int) -> dict[str, float]:
         )
         pool = await create_pool(database_url)
         await migrate_database(pool)
+        # The service's batch interval and fetch size unless overridden (BATCH_INTERVAL_MS,
+        # FETCH_BATCH_SIZE), so the batches are those the service forms.
+        tuning = {
+            name.lower(): int(os.environ[name])
+            for name in ("BATCH_INTERVAL_MS", "FETCH_BATCH_SIZE")
+            if name in os.environ
+        }
         settings = ChainWriterSettings(
             nats_url=nats_url,
             database_url=database_url,
             batch_size=batch_size,
-            batch_interval_ms=200,
-            fetch_batch_size=int(os.environ.get("FETCH_BATCH_SIZE", "500")),
             anchor="cosmos",
             cosmos_gas_limit=200_000,
             cosmos_fee_amount=5000,
+            **tuning,
         )
         chain = MemoryChain(chain_id=settings.cosmos_chain_id)
         anchor = build_cosmos_anchor(settings, genesis, keys.chain_writer, pool, chain)

@@ -1,4 +1,4 @@
-"""Checking delivered records and queueing the valid ones for a batch.
+"""Checking delivered records before they are queued for a batch.
 
 Records are anchored whatever their kind, but only if they are what they claim: canonical
 bytes, a valid signature, a signer holding the kind's role. Anything else is logged and
@@ -8,33 +8,48 @@ dropped; its message is still acked, since redelivering it cannot make it valid.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from attesta_common.envelope import RecordRejected, read_record
 from attesta_common.genesis import Genesis
 
-from attesta_chain_writer.group_commit import GroupCommitter
 from attesta_chain_writer.pending import PendingRecord
 
 log = logging.getLogger(__name__)
 
+# A batch's outcome per record: the record to queue, the reason it was rejected, or None
+# where checking failed (a bug, not a bad record: its message comes back).
+Checked = PendingRecord | str | None
+
+
+def check_record(genesis: Genesis, data: bytes, stream_seq: int) -> PendingRecord | str:
+    """The record to queue, or why it is not a valid record."""
+    try:
+        record, _ = read_record(data, genesis)
+    except RecordRejected as exc:
+        return str(exc)
+    return PendingRecord(record_hash=record.hash, kind=record.kind, stream_seq=stream_seq)
+
+
+def check_all(genesis: Genesis, items: Sequence[tuple[bytes, int]]) -> list[Checked]:
+    results: list[Checked] = []
+    for data, stream_seq in items:
+        try:
+            results.append(check_record(genesis, data, stream_seq))
+        except Exception:
+            log.exception("checking the record at stream seq %d failed", stream_seq)
+            results.append(None)
+    return results
+
 
 class RecordIngestor:
-    def __init__(self, genesis: Genesis, committer: GroupCommitter) -> None:
-        self._genesis = genesis
-        self._committer = committer
+    def __init__(self, genesis: Genesis) -> None:
+        self.genesis = genesis
 
     def check(self, data: bytes, stream_seq: int) -> PendingRecord | None:
-        try:
-            record, _ = read_record(data, self._genesis)
-        except RecordRejected as exc:
-            log.warning("record at stream seq %d rejected, not anchored: %s", stream_seq, exc)
+        """The record to queue, or None (logged) when it is not a valid record."""
+        result = check_record(self.genesis, data, stream_seq)
+        if isinstance(result, str):
+            log.warning("record at stream seq %d rejected, not anchored: %s", stream_seq, result)
             return None
-        return PendingRecord(record_hash=record.hash, kind=record.kind, stream_seq=stream_seq)
-
-    async def ingest(self, data: bytes, stream_seq: int) -> bool:
-        """Queue the record if valid (and new); returning means that insert committed."""
-        record = self.check(data, stream_seq)
-        if record is None:
-            return False
-        await self._committer.add(record)
-        return True
+        return result

@@ -21,8 +21,7 @@ from attesta_chain_writer.announce import BatchAnnouncer
 from attesta_chain_writer.batcher import Batcher
 from attesta_chain_writer.cosmos.anchor import CosmosAnchor
 from attesta_chain_writer.cosmos.factory import build_cosmos_anchor
-from attesta_chain_writer.group_commit import GroupCommitter
-from attesta_chain_writer.handlers import register_consumer
+from attesta_chain_writer.handlers import RecordConsumer
 from attesta_chain_writer.ingest import RecordIngestor
 from attesta_chain_writer.local_ledger import LocalLedger
 from attesta_chain_writer.settings import ChainWriterSettings
@@ -64,11 +63,8 @@ class ChainWriter:
             batch_size=settings.batch_size,
             interval_s=settings.batch_interval_s,
         )
-        committer = GroupCommitter(
-            pool, max_batch=settings.fetch_batch_size, on_added=self.batcher.notify
-        )
-        self._consumer = register_consumer(
-            self.broker, settings, RecordIngestor(genesis, committer)
+        self._consumer = RecordConsumer(
+            settings, RecordIngestor(genesis), pool, on_added=self.batcher.notify
         )
         self._batcher_task: asyncio.Task[None] | None = None
 
@@ -77,11 +73,13 @@ class ChainWriter:
             # Fails fast on a chain whose memo limit cannot hold the anchor memo.
             await self.anchor.start()
         await self.broker.connect()
-        await ensure_streams(self.broker.connection.jetstream())
+        js = self.broker.connection.jetstream()
+        await ensure_streams(js)
         recovered = await self.batcher.recover()
         if recovered:
             log.info("finished %d batches left sealed or unannounced by the last run", recovered)
         await self.broker.start()
+        await self._consumer.start(js)
         self._batcher_task = asyncio.create_task(self.batcher.run(), name="chain-writer-batcher")
 
     async def stop(self, *, flush: bool = True) -> None:
@@ -90,7 +88,7 @@ class ChainWriter:
         Whatever the flush does not get to stays pending or sealed and is finished by the
         next start: stopping never loses a record.
         """
-        # The consumer stops first (waiting for the messages in hand), while the connection
+        # The consumer stops first (inserting and acking the batch in hand), while the connection
         # stays open for the announcements of the final flush.
         await self._consumer.stop()
         if self._batcher_task is not None:

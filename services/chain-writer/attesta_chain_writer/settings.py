@@ -15,8 +15,8 @@ class ChainWriterSettings(ServiceSettings):
     batch_size: int = Field(default=1000, ge=1)
     batch_interval_ms: int = Field(default=500, ge=1)
     consumer_durable: str = "chain-writer"
-    # Messages per pull request, handled concurrently (bounded by the database pool).
-    fetch_batch_size: int = Field(default=100, ge=1)
+    # Messages per pull request: checked together, inserted in one statement, then acked.
+    fetch_batch_size: int = Field(default=1000, ge=1)
     # How long an idle pull request waits; a pull returns as soon as messages are there.
     fetch_timeout_ms: int = Field(default=1000, ge=1)
     # A message neither acked nor nacked (crash mid-insert) comes back after this long.
