@@ -14,6 +14,7 @@ import asyncpg
 from attesta_common.events import EpochSettled
 from attesta_common.genesis import Genesis
 
+from attesta_settler.diligence import DiligenceInputs, owed_reputation
 from attesta_settler.settlement import InferenceRow, VerdictRow, compute_settlement
 
 Executor: TypeAlias = asyncpg.Connection | asyncpg.Pool
@@ -61,6 +62,35 @@ async def prior_reputation(conn: Executor, settlement_hash: str | None) -> dict[
     return {p["address"]: int(p["reputation"]) for p in body["participants"]}
 
 
+async def load_diligence(
+    conn: Executor, epoch: int, cutoff_seq: int, previous_hash: str | None
+) -> DiligenceInputs:
+    """Commitments and reveals up to the cutoff, and the reputations checks were owed under:
+    those of the previous settlement and of the one before it (`owed_reputation`)."""
+    commits = await conn.fetch(
+        "SELECT validator, seed_hash FROM seed_commits WHERE epoch = $1 AND seq <= $2",
+        epoch,
+        cutoff_seq,
+    )
+    reveals = await conn.fetch(
+        "SELECT validator, seed FROM seed_reveals WHERE epoch = $1 AND seq <= $2",
+        epoch,
+        cutoff_seq,
+    )
+    settlements = [await prior_reputation(conn, previous_hash)]
+    if previous_hash is not None:
+        raw = await conn.fetchval(
+            "SELECT record FROM epoch_settlements WHERE settlement_hash = $1", previous_hash
+        )
+        before = json.loads(raw)["body"]["previous_settlement_hash"]
+        settlements.append(await prior_reputation(conn, before))
+    return DiligenceInputs(
+        commitments={r["validator"]: r["seed_hash"] for r in commits},
+        reveals={r["validator"]: r["seed"] for r in reveals},
+        reputation=owed_reputation(*settlements),
+    )
+
+
 async def build_settlement(
     conn: Executor,
     genesis: Genesis,
@@ -77,4 +107,5 @@ async def build_settlement(
         verdicts,
         previous_hash,
         await prior_reputation(conn, previous_hash),
+        diligence=await load_diligence(conn, epoch, cutoff_seq, previous_hash),
     )

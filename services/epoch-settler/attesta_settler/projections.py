@@ -21,6 +21,7 @@ from attesta_common.events import (
     InferenceRequested,
     ValidationVerdict,
     ValidatorSeedCommitted,
+    ValidatorSeedRevealed,
 )
 from attesta_common.genesis import Genesis
 from attesta_common.pricing import inference_cost
@@ -182,6 +183,25 @@ async def _seed(
     )
 
 
+async def _reveal(
+    conn: asyncpg.Connection, record: SignedRecord, event: ValidatorSeedRevealed, seq: int
+) -> None:
+    # The first reveal counts: a validator cannot swap its seed after seeing the audit.
+    if event.validator != record.signer:
+        log.warning("seed reveal signed by %s for %s ignored", record.signer, event.validator)
+        return
+    await conn.execute(
+        """
+        INSERT INTO seed_reveals (validator, epoch, seed, seq) VALUES ($1, $2, $3, $4)
+        ON CONFLICT DO NOTHING
+        """,
+        event.validator,
+        event.epoch,
+        event.seed,
+        seq,
+    )
+
+
 async def apply_record(
     conn: asyncpg.Connection, genesis: Genesis, record: SignedRecord, event: Event, seq: int
 ) -> None:
@@ -196,6 +216,8 @@ async def apply_record(
         await _verdict(conn, record, event, seq)
     elif isinstance(event, ValidatorSeedCommitted):
         await _seed(conn, record, event, seq)
+    elif isinstance(event, ValidatorSeedRevealed):
+        await _reveal(conn, record, event, seq)
     elif isinstance(event, EpochSettled):
         await apply_settlement(conn, record, event, seq)
     else:

@@ -15,6 +15,7 @@ from attesta_common.events import EpochSettled, ParticipantSettlement, Refund
 from attesta_common.genesis import Genesis, Participant
 from attesta_common.roles import Role
 
+from attesta_settler.diligence import DiligenceInputs, DiligencePolicy, assess_validator
 from attesta_settler.sprt import Sprt, longest_invalid_run
 
 MAX_INVALID_RUN = 5
@@ -128,8 +129,13 @@ def compute_settlement(
     previous_settlement_hash: str | None,
     prior_reputation: Mapping[str, int],
     sprt: Sprt | None = None,
+    diligence: DiligenceInputs | None = None,
+    policy: DiligencePolicy | None = None,
 ) -> EpochSettled:
+    """Settle one epoch. Without `diligence` (seeds and reveals) the owed checks are not
+    audited; the settler always passes it, unit tests of the other rules may not."""
     sprt = sprt or Sprt()
+    policy = policy or DiligencePolicy()
     requested = sorted(
         (row for row in inferences if row.request_seq <= cutoff_seq),
         key=lambda row: row.inference_id,
@@ -147,8 +153,16 @@ def compute_settlement(
     for outcome in outcomes:
         by_executor[outcome.inference.executor].append(outcome)
     checks: dict[str, int] = defaultdict(int)
+    judged: dict[str, set[str]] = defaultdict(set)
+    # Failed verdicts the weighted vote overruled: accusations that did not hold.
+    overruled: dict[str, int] = defaultdict(int)
+    invalidated_ids = {o.inference.inference_id for o in outcomes if o.invalidated}
     for verdict in counted:
         checks[verdict.validator] += 1
+        judged[verdict.validator].add(verdict.inference_id)
+        if not verdict.passed and verdict.inference_id not in invalidated_ids:
+            overruled[verdict.validator] += 1
+    audited = [(row.inference_id, row.executor) for row in finished] if diligence else []
 
     settled: dict[str, ParticipantSettlement] = {}
     for participant in genesis.holders(Role.EXECUTOR):
@@ -165,15 +179,32 @@ def compute_settlement(
             weight=participant.weight,
             reputation=prior_reputation.get(participant.address, 0),
         )
+        assessment = assess_validator(
+            genesis,
+            participant.address,
+            audited,
+            judged.get(participant.address, set()),
+            overruled.get(participant.address, 0),
+            diligence or DiligenceInputs(),
+            policy,
+        )
         settled[participant.address] = base.model_copy(
-            update={"checks": checks.get(participant.address, 0)}
+            update={
+                "checks": checks.get(participant.address, 0),
+                "checks_owed": assessment.owed,
+                "flags": assessment.flags,
+            }
         )
 
     pool = genesis.epoch_reward_pool
     validator_share = pool * genesis.validator_reward_share_percent // 100
     rewards: dict[str, int] = defaultdict(int)
+    # A flagged validator (skipped checks, unauditable seed, overruled accuser) gets no
+    # share of the validator pool.
     validator_weights = {
-        p.address: p.weight for p in genesis.holders(Role.VALIDATOR) if checks.get(p.address, 0)
+        p.address: p.weight
+        for p in genesis.holders(Role.VALIDATOR)
+        if checks.get(p.address, 0) and not settled[p.address].flags
     }
     executor_weights = {
         address: genesis.weight(address)

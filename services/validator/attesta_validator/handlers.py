@@ -1,4 +1,5 @@
-"""FastStream subscribers: finished records in, signed verdicts out; settlements in, reputations.
+"""FastStream subscribers: finished records in, signed verdicts out; settlements in, reputations;
+failed verdicts of other validators in, dispute re-checks out; seeds revealed after each epoch.
 
 Finished records come from a durable pull consumer, one at a time: a check occupies the
 engine for a while, and pulling only when ready keeps the other records in the stream
@@ -21,6 +22,7 @@ from attesta_common.events import (
     InferenceRequested,
     ValidationVerdict,
     ValidatorSeedCommitted,
+    ValidatorSeedRevealed,
 )
 from attesta_common.genesis import Genesis, ModelSpec
 from attesta_common.keys import SigningKey
@@ -28,7 +30,9 @@ from attesta_common.subjects import (
     EPOCH_SETTLED,
     INFERENCE_FINISHED_ALL,
     RECORDS_STREAM,
+    VERDICTS_ALL,
     seed_committed,
+    seed_revealed,
     verdict,
 )
 from faststream.exceptions import NackMessage
@@ -37,6 +41,7 @@ from faststream.nats import ConsumerConfig, DeliverPolicy, JStream, NatsBroker, 
 
 from attesta_validator.admission import Admitted, admit_finished
 from attesta_validator.check import passed
+from attesta_validator.disputes import DisputeBook
 from attesta_validator.reputation import ReputationBook
 from attesta_validator.selection import SeedCommitments, decide, seed_commitment, validator_seed
 from attesta_validator.settings import ValidatorSettings
@@ -64,6 +69,7 @@ class ValidatorHandlers:
         run_check: CheckRunner,
         reputations: ReputationBook,
         commitments: SeedCommitments,
+        disputes: DisputeBook | None = None,
     ) -> None:
         self._key = key
         self._genesis = genesis
@@ -73,6 +79,7 @@ class ValidatorHandlers:
         self._run_check = run_check
         self._reputations = reputations
         self._commitments = commitments
+        self._disputes = disputes or DisputeBook()
 
     @property
     def address(self) -> str:
@@ -110,21 +117,35 @@ class ValidatorHandlers:
         if request.model != self._model.name:
             log.info("%s is for model %s, not served here", finished.inference_id, request.model)
             return None
+        if self._disputes.judged(finished.inference_id):
+            log.debug("%s already judged here (dispute re-check)", finished.inference_id)
+            return None
         seed = validator_seed(self._key, self._genesis, finished.epoch)
         await self._commit_seed(finished.epoch, seed)
+        # Reputation as of the newest settlement before the inference's epoch: the rule the
+        # settler audits the owed checks with (docs/verification.md).
         decision = decide(
             self._genesis,
             validator=self.address,
             executor=finished.executor,
-            reputation=self._reputations.reputation(finished.executor),
+            reputation=self._reputations.reputation_for(finished.executor, finished.epoch),
             seed=seed,
             inference_id=finished.inference_id,
         )
-        if not decision.check:
+        disputed = self._disputes.is_disputed(admitted)
+        if not decision.check and not disputed:
             log.debug(
                 "%s not drawn for a check (p=%.4f)", finished.inference_id, decision.probability
             )
+            self._disputes.skipped(admitted)
             return None
+        return await self._check(admitted, keepalive, dispute=not decision.check)
+
+    async def _check(
+        self, admitted: Admitted, keepalive: Keepalive, *, dispute: bool
+    ) -> SignedRecord:
+        """Run the check, sign and publish the verdict."""
+        finished, request = admitted.finished, admitted.request
         checks, reasons = await self._keep_alive(
             self._run_check(request, finished, admitted.record.public_key), keepalive
         )
@@ -138,14 +159,17 @@ class ValidatorHandlers:
                 passed=passed(checks),
                 checks=checks,
                 reasons=reasons,
+                dispute=dispute,
             ),
             self._key,
         )
         await publish_record(
             self._broker, verdict(self.address), record, timeout=self._settings.publish_timeout_s
         )
+        self._disputes.mark_judged(finished.inference_id)
         log.info(
-            "verdict on %s by %s: %s (distance %s)%s",
+            "%sverdict on %s by %s: %s (distance %s)%s",
+            "dispute " if dispute else "",
             finished.inference_id,
             finished.executor,
             "passed" if passed(checks) else "FAILED",
@@ -153,6 +177,61 @@ class ValidatorHandlers:
             f": {'; '.join(reasons)}" if reasons else "",
         )
         return record
+
+    async def on_verdict(self, msg: NatsMessage) -> None:
+        try:
+            record, event = read_record(msg.body, self._genesis, ValidationVerdict)
+        except RecordRejected as exc:
+            log.warning("verdict rejected, not disputed: %s", exc)
+            return
+        try:
+            await self.dispute(record, event, keepalive=msg.in_progress)
+        except Exception as exc:
+            log.exception(
+                "re-checking disputed %s failed; it will be redelivered", event.inference_id
+            )
+            raise NackMessage(delay=self._settings.retry_delay_s) from exc
+
+    async def dispute(
+        self, record: SignedRecord, event: ValidationVerdict, keepalive: Keepalive
+    ) -> SignedRecord | None:
+        """Re-check an inference another validator failed, unless this one judged it already."""
+        if event.passed or record.signer == self.address or event.validator != record.signer:
+            return None
+        if event.executor == self.address or self._disputes.judged(event.inference_id):
+            return None
+        admitted = self._disputes.disputed_record(event.inference_id, event.finished_hash)
+        if admitted is None:
+            log.info(
+                "%s failed by %s; not seen here yet, re-checked when it arrives",
+                event.inference_id,
+                event.validator,
+            )
+            return None
+        if admitted.request.model != self._model.name:
+            return None
+        log.info("%s failed by %s; re-checking", event.inference_id, event.validator)
+        return await self._check(admitted, keepalive, dispute=True)
+
+    async def reveal_due(self, now_ms: int) -> list[SignedRecord]:
+        """Reveal the seed of every committed epoch whose reveal time has come."""
+        published = []
+        for epoch in self._commitments.due_reveals(self._genesis, now_ms):
+            seed = validator_seed(self._key, self._genesis, epoch)
+            record = sign_event(
+                ValidatorSeedRevealed(validator=self.address, epoch=epoch, seed=seed.hex()),
+                self._key,
+            )
+            await publish_record(
+                self._broker,
+                seed_revealed(self.address),
+                record,
+                timeout=self._settings.publish_timeout_s,
+            )
+            self._commitments.revealed(epoch)
+            published.append(record)
+            log.info("revealed the seed of epoch %d", epoch)
+        return published
 
     async def _commit_seed(self, epoch: int, seed: bytes) -> None:
         if not self._commitments.needed(epoch):
@@ -206,6 +285,8 @@ class ValidatorHandlers:
             return
         if record.signer == self.address:
             self._commitments.mark(committed.epoch)
+            # The previous epoch's reveal may not have gone out before the restart.
+            self._commitments.expect_reveal(committed.epoch - 1)
 
 
 def register_subscribers(
@@ -220,6 +301,9 @@ def register_subscribers(
     async def on_settled(msg: NatsMessage) -> None:
         await handlers.on_settled(msg)
 
+    async def on_verdict(msg: NatsMessage) -> None:
+        await handlers.on_verdict(msg)
+
     broker.subscriber(
         INFERENCE_FINISHED_ALL,
         stream=stream,
@@ -232,8 +316,23 @@ def register_subscribers(
         ),
         ack_policy=AckPolicy.NACK_ON_ERROR,
     )(on_finished)
-    # Only the newest settlement matters: an ordered (ephemeral, gap-free) consumer that
-    # starts at the last one on the subject and follows the new ones.
+    # Every verdict, for disputes: a durable consumer, so failed verdicts published while
+    # this validator was down are still answered.
+    broker.subscriber(
+        VERDICTS_ALL,
+        stream=stream,
+        durable=settings.dispute_durable_for(handlers.address),
+        pull_sub=PullSub(batch_size=1, timeout=settings.fetch_timeout_s),
+        config=ConsumerConfig(
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=settings.ack_wait_s,
+            max_deliver=settings.max_deliver,
+        ),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+    )(on_verdict)
+    # Settlements from the newest one on (older ones only matter to a backlog, which is then
+    # decided with reputation 0, checking everything): an ordered (ephemeral, gap-free)
+    # consumer that starts at the last one on the subject and follows the new ones.
     broker.subscriber(
         EPOCH_SETTLED,
         stream=stream,

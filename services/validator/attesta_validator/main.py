@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import nats.js.errors
@@ -80,6 +81,8 @@ class Validator:
             commitments=SeedCommitments(),
         )
         register_subscribers(self._broker, self._handlers, settings)
+        self._reveal_interval_s = settings.reveal_interval_s
+        self._reveals: asyncio.Task[None] | None = None
 
     async def _run_check(
         self, request: InferenceRequested, finished: InferenceFinished, signer_public_key: str
@@ -102,7 +105,18 @@ class Validator:
         await ensure_streams(js)
         await self._prime(js)
         await self._broker.start()
+        self._reveals = asyncio.create_task(self._reveal_loop(), name="validator-reveals")
         log.info("validator %s checking %s", self.address, self.model.name)
+
+    async def _reveal_loop(self) -> None:
+        """Reveal each committed epoch's seed once the epoch is over (docs/verification.md)."""
+        while True:
+            try:
+                await self._handlers.reveal_due(int(time.time() * 1000))
+            except Exception:
+                # A broker hiccup must not end the loop: the reveal is retried next tick.
+                log.exception("revealing a seed failed; retrying")
+            await asyncio.sleep(self._reveal_interval_s)
 
     async def _prime(self, js: JetStreamContext) -> None:
         """Load the newest settlement and own commitment before the first record is checked,
@@ -119,6 +133,10 @@ class Validator:
                 absorb(message.data)
 
     async def stop(self) -> None:
+        reveals, self._reveals = self._reveals, None
+        if reveals is not None:
+            reveals.cancel()
+            await asyncio.wait({reveals})
         await self._broker.stop()
         # A check still running finishes in its thread; its record was not acked and
         # comes back to this validator's durable consumer after the ack deadline.

@@ -11,11 +11,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from attesta_common.epochs import epoch_seed
+from attesta_common.epochs import epoch_end_ms, epoch_seed
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey
-from attesta_common.roles import Role
-from attesta_common.sampling_policy import check_probability, must_check
+from attesta_common.sampling_policy import check_owed
 
 SEED_DOMAIN = b"attesta-validator-seed-v1"
 # Epochs older than this many behind the newest seen are forgotten by the commitment
@@ -47,25 +46,54 @@ def decide(
     seed: bytes,
     inference_id: str,
 ) -> CheckDecision:
-    own_weight = genesis.weight(validator)
-    total = sum(p.weight for p in genesis.holders(Role.VALIDATOR))
-    # An executor that also validates cannot check itself, so its weight is not part of
-    # the validation weight that shares the work.
-    executor_weight = genesis.weight(executor) if genesis.has_role(executor, Role.VALIDATOR) else 0
-    probability = check_probability(reputation, own_weight, total, executor_weight)
-    return CheckDecision(probability, must_check(seed, inference_id, probability))
+    # The same function the settler re-derives the owed checks with, so the two agree.
+    probability, check = check_owed(
+        genesis,
+        validator=validator,
+        executor=executor,
+        reputation=reputation,
+        seed=seed,
+        inference_id=inference_id,
+    )
+    return CheckDecision(probability, check)
+
+
+def reveal_at_ms(genesis: Genesis, epoch: int) -> int:
+    """When the seed of `epoch` is revealed: half the settler's grace after the epoch ends.
+
+    No check of the epoch is decided any more by then (its decisions are what the seed
+    protects), and the settler, which settles at the end of the grace, sees the reveal.
+    """
+    return epoch_end_ms(genesis, epoch) + int(genesis.settle_grace_seconds * 1000) // 2
 
 
 class SeedCommitments:
-    """The epochs whose seed this validator has already committed (once each)."""
+    """The epochs whose seed this validator has committed (once each), and revealed."""
 
     def __init__(self) -> None:
         self._committed: set[int] = set()
+        # Epochs whose seed is to be revealed once they are over; a restarted validator
+        # adds the one before its last commitment, in case that reveal never went out.
+        self._to_reveal: set[int] = set()
 
     def needed(self, epoch: int) -> bool:
         return epoch not in self._committed
 
     def mark(self, epoch: int) -> None:
         self._committed.add(epoch)
+        self._to_reveal.add(epoch)
         horizon = max(self._committed) - _COMMIT_MEMORY_EPOCHS
         self._committed = {e for e in self._committed if e >= horizon}
+        self._to_reveal = {e for e in self._to_reveal if e >= horizon}
+
+    def expect_reveal(self, epoch: int) -> None:
+        """Reveal `epoch` when it is over even if this run did not commit it: a reveal
+        repeats byte-identical records, so a second one is harmless."""
+        if epoch >= 0:
+            self._to_reveal.add(epoch)
+
+    def due_reveals(self, genesis: Genesis, now_ms: int) -> list[int]:
+        return sorted(e for e in self._to_reveal if reveal_at_ms(genesis, e) <= now_ms)
+
+    def revealed(self, epoch: int) -> None:
+        self._to_reveal.discard(epoch)

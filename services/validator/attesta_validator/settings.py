@@ -38,5 +38,11 @@ class ValidatorSettings(ServiceSettings):
     # How long JetStream may take to acknowledge a published verdict or seed commitment.
     publish_timeout_s: float = Field(default=10.0, gt=0)
 
+    # How often the reveal loop looks for epochs whose seed is due to be revealed.
+    reveal_interval_s: float = Field(default=1.0, gt=0)
+
     def durable_for(self, address: str) -> str:
         return self.consumer_durable or f"validator-{address}"
+
+    def dispute_durable_for(self, address: str) -> str:
+        return f"{self.durable_for(address)}-disputes"

@@ -106,11 +106,21 @@ async def verdicts_by_inference(
 
 
 def honest_pair(
-    keys: DevnetKeys, generations: Generations, inference_id: str, executor: int = 0
+    keys: DevnetKeys,
+    generations: Generations,
+    inference_id: str,
+    executor: int = 0,
+    epoch: int = 0,
 ) -> SignedRecord:
     key = keys.executors[executor]
     request = make_request(
-        keys.gateway, key.address, temperature=0.0, top_p=1.0, seed=11, inference_id=inference_id
+        keys.gateway,
+        key.address,
+        temperature=0.0,
+        top_p=1.0,
+        seed=11,
+        inference_id=inference_id,
+        epoch=epoch,
     )
     return make_finished(key, request, generations.greedy)
 
@@ -215,7 +225,8 @@ async def test_trusted_executor_is_sampled_not_checked(
 ) -> None:
     key = devnet_keys.validators[0]
     trusted, newcomer = devnet_keys.executors
-    seed = validator_seed(key, genesis, 0)
+    # Epoch 1 is decided with the reputations of settled epoch 0 (the newest before it).
+    seed = validator_seed(key, genesis, 1)
     skipped_id = next(
         f"inf-{i}"
         for i in range(1000)
@@ -256,7 +267,7 @@ async def test_trusted_executor_is_sampled_not_checked(
             await publish(
                 js,
                 inference_finished(trusted.address),
-                honest_pair(devnet_keys, generations, skipped_id),
+                honest_pair(devnet_keys, generations, skipped_id, epoch=1),
             )
             await publish(
                 js,
