@@ -9,10 +9,11 @@ byte-identical and JetStream drops the copy.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 
 from attesta_common.canonical import canonical_json, sha256_hex
 from attesta_common.events import RECORD_TYPES, Event
@@ -36,15 +37,63 @@ class SignedRecord(BaseModel):
     body: dict[str, Any]
     signature: str
 
+    # Set by parse_record: the bytes this record arrived as, so that the hot path never
+    # re-serialises what it has just checked to be canonical.
+    _wire: bytes | None = PrivateAttr(default=None)
+
     def signing_bytes(self) -> bytes:
+        if self._wire is not None:
+            return _without_signature(self._wire, self.signature)
         return canonical_json(self.model_dump(mode="json", exclude={"signature"}))
 
     def to_bytes(self) -> bytes:
+        if self._wire is not None:
+            return self._wire
         return canonical_json(self.model_dump(mode="json"))
 
     @cached_property
     def hash(self) -> str:
         return sha256_hex(self.to_bytes())
+
+    def __eq__(self, other: object) -> bool:
+        # Content addressed: equal bytes are the same record, however it was obtained.
+        return isinstance(other, SignedRecord) and self.to_bytes() == other.to_bytes()
+
+    def __hash__(self) -> int:
+        return hash(self.hash)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copy = super().model_copy(update=update, deep=deep)
+        if update:
+            # A changed record is other bytes: forget the wire form and the cached hash.
+            copy._wire = None
+            copy.__dict__.pop("hash", None)
+        return copy
+
+
+_FIELD_TYPES: dict[str, type] = {
+    "body": dict,
+    "kind": str,
+    "public_key": str,
+    "signature": str,
+    "signer": str,
+    "version": int,
+}
+
+
+def _without_signature(wire: bytes, signature: str) -> bytes:
+    """The canonical encoding minus its signature field.
+
+    Keys are sorted, so the field sits between `public_key` and `signer` as
+    `,"signature":"<hex>"`; cutting it out gives exactly the canonical JSON of the
+    unsigned record. It is searched from the end: only `body`, which comes first, could
+    hold a look-alike.
+    """
+    field = b',"signature":' + json.dumps(signature).encode()
+    at = wire.rfind(field)
+    if at < 0:  # pragma: no cover - parse_record only keeps canonical bytes
+        raise RecordRejected("record has no signature field")
+    return wire[:at] + wire[at + len(field) :]
 
 
 def sign_event(event: Event, key: SigningKey) -> SignedRecord:
@@ -62,27 +111,53 @@ def sign_event(event: Event, key: SigningKey) -> SignedRecord:
 def parse_record(data: bytes) -> SignedRecord:
     """Decode wire bytes; refuse anything that is not the canonical encoding of a record."""
     try:
-        record = SignedRecord.model_validate(json.loads(data))
-    except (ValueError, ValidationError) as exc:
+        raw = json.loads(data)
+    except ValueError as exc:
         raise RecordRejected(f"malformed record: {exc}") from exc
-    if record.to_bytes() != data:
+    if not isinstance(raw, dict) or raw.keys() != _FIELD_TYPES.keys():
+        raise RecordRejected("malformed record: not an envelope")
+    for name, expected in _FIELD_TYPES.items():
+        # `type(...) is`, not isinstance: a JSON true must not pass as version 1.
+        if type(raw[name]) is not expected:
+            raise RecordRejected(f"malformed record: {name} is not a {expected.__name__}")
+    try:
+        canonical = canonical_json(raw)
+    except ValueError as exc:
+        raise RecordRejected(f"malformed record: {exc}") from exc
+    if canonical != data:
         raise RecordRejected("record is not canonically encoded")
+    # Every field was type-checked above; validating again would only cost time.
+    record = SignedRecord.model_construct(**raw)
+    record._wire = data
     return record
 
 
-def open_record(record: SignedRecord, genesis: Genesis, *expected: type[E]) -> E:
-    """Check signature and signer role, then return the typed event inside."""
+def verify_record(record: SignedRecord, genesis: Genesis, *expected: type[Event]) -> type[Event]:
+    """Check kind, version, signature and signer role without reading the body.
+
+    Enough for a consumer that only stores or anchors the record (the chain-writer).
+    """
     event_type = RECORD_TYPES.get(record.kind)
     if event_type is None or (expected and event_type not in expected):
         raise RecordRejected(f"unexpected record kind {record.kind!r}")
     if record.version > event_type.VERSION:
         raise RecordRejected(f"{record.kind} v{record.version} is newer than this reader")
-    if address_of(record.public_key) != record.signer:
+    try:
+        signer = address_of(record.public_key)
+    except ValueError as exc:
+        raise RecordRejected("public key is not a secp256k1 key") from exc
+    if signer != record.signer:
         raise RecordRejected("signer address does not match the public key")
     if not verify(record.public_key, record.signing_bytes(), record.signature):
         raise RecordRejected("bad signature")
     if not genesis.has_role(record.signer, event_type.SIGNER_ROLE):
         raise RecordRejected(f"{record.signer} may not sign {record.kind}")
+    return event_type
+
+
+def open_record(record: SignedRecord, genesis: Genesis, *expected: type[E]) -> E:
+    """Check signature and signer role, then return the typed event inside."""
+    event_type = verify_record(record, genesis, *expected)
     try:
         return event_type.model_validate(record.body)  # type: ignore[return-value]
     except ValidationError as exc:
