@@ -1,7 +1,9 @@
 """The engine port: what executors and validators need from a model runtime.
 
-Engines are synchronous and run in a worker thread; the services wrap them. Two adapters
-are planned: the CPU reference engine (transformers) and vLLM. Both must report the raw
+Engines are synchronous and run in a worker thread; the services wrap them. Engines that
+batch concurrent requests (vLLM's async engine) also offer `generate_async`, so a service
+can have many generations in flight at once without a thread for each. The adapters: the
+CPU reference engine (transformers) and vLLM. Both must report the raw
 model log-probabilities (before temperature, top-p or any processor) and pick tokens with
 `attesta_common.sampling.choose_token` from exactly the numbers they report.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from attesta_common.artifact import TopKArtifact
 
@@ -94,3 +96,17 @@ class Engine(Protocol):
         """Teacher-forced: one pass over prompt + output; per output position the own top-k
         and the log-probabilities of `lookup_ids[position]`."""
         ...
+
+
+@runtime_checkable
+class ConcurrentEngine(Protocol):
+    """An engine that batches concurrent generations: many may be awaited at once.
+
+    `on_step` is called on the engine's own thread, in order, like `generate`'s."""
+
+    async def generate_async(
+        self,
+        spec: GenerationSpec,
+        on_step: Callable[[TokenStep], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Generation: ...

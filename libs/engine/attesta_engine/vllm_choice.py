@@ -32,7 +32,7 @@ class _RowChoice:
     output_token_ids: list[int]  # vLLM's live list: its length is the position chosen now
 
 
-class AttestaChoice(LogitsProcessor):
+class AttestaChoice(LogitsProcessor):  # type: ignore[misc]  # vLLM is untyped for mypy
     def __init__(self, vllm_config: Any, device: torch.device, is_pin_memory: bool) -> None:
         self._rows: dict[int, _RowChoice] = {}
 

@@ -1,8 +1,8 @@
 """The vLLM adapter of the engine port (synchronous: one `LLMEngine` stepped in place).
 
 Generation reports vLLM's raw top-k log-probabilities and lets `AttestaChoice` pick each
-token inside vLLM; scoring is one prefill with `prompt_logprobs`. Continuous batching of
-concurrent requests needs the async engine and is not in this adapter yet.
+token inside vLLM; scoring is one prefill with `prompt_logprobs`. For continuous batching
+of concurrent requests (the executor) see `vllm_async.AsyncVllmEngine`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from attesta_engine.vllm_choice import SEED_ARG, AttestaChoice
 SCORE_WIDTH_FACTOR = 4
 
 
-def _ranked(entry: dict[int, Any], k: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
+def ranked(entry: dict[int, Any], k: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
     ranked = sorted(entry.items(), key=lambda item: item[1].rank)[:k]
     return tuple(t for t, _ in ranked), tuple(float(lp.logprob) for _, lp in ranked)
 
@@ -117,7 +117,7 @@ class VllmEngine:
                 completion = result.outputs[0]
                 for position in range(len(output), len(completion.token_ids)):
                     token = int(completion.token_ids[position])
-                    ids, lps = _ranked(completion.logprobs[position], self.top_k)
+                    ids, lps = ranked(completion.logprobs[position], self.top_k)
                     output.append(token)
                     top_ids.append(ids)
                     top_lps.append(lps)
@@ -151,15 +151,27 @@ class VllmEngine:
         result = self._llm.generate(
             TokensPrompt(prompt_token_ids=sequence), params, use_tqdm=False
         )[0]
-        rows = result.prompt_logprobs or []
-        scores = []
-        for position in range(len(output_ids)):
-            entry = rows[len(prompt_ids) + position] or {}
-            ids, lps = _ranked(entry, self.top_k)
-            floor = min((float(lp.logprob) for lp in entry.values()), default=float("-inf"))
-            wanted = lookup_ids[position] if position < len(lookup_ids) else ()
-            # A token outside the returned candidates is at most as likely as the least
-            # likely returned one: an honest bound, used only for rare tail tokens.
-            looked = tuple(float(entry[t].logprob) if t in entry else floor for t in wanted)
-            scores.append(PositionScores(ids, lps, looked))
-        return scores
+        return score_rows(
+            result.prompt_logprobs or [], len(prompt_ids), len(output_ids), lookup_ids, self.top_k
+        )
+
+
+def score_rows(
+    rows: Sequence[dict[int, Any] | None],
+    prompt_len: int,
+    output_len: int,
+    lookup_ids: Sequence[Sequence[int]],
+    top_k: int,
+) -> list[PositionScores]:
+    """The output positions of a `prompt_logprobs` prefill as the port's scores."""
+    scores = []
+    for position in range(output_len):
+        entry = rows[prompt_len + position] or {}
+        ids, lps = ranked(entry, top_k)
+        floor = min((float(lp.logprob) for lp in entry.values()), default=float("-inf"))
+        wanted = lookup_ids[position] if position < len(lookup_ids) else ()
+        # A token outside the returned candidates is at most as likely as the least
+        # likely returned one: an honest bound, used only for rare tail tokens.
+        looked = tuple(float(entry[t].logprob) if t in entry else floor for t in wanted)
+        scores.append(PositionScores(ids, lps, looked))
+    return scores

@@ -1,9 +1,11 @@
 """The engine behind an async interface, so the event loop never waits on torch.
 
-Generations run on one dedicated worker thread: the engine serialises its forwards
-anyway (torch already spreads one sequence over every core), and one thread keeps the
-order in which requests were accepted. Each step crosses back to the event loop through
-`call_soon_threadsafe` onto an asyncio queue; the steps are consumed there in order.
+Generations of a one-at-a-time engine (the reference) run on one dedicated worker thread:
+it serialises its forwards anyway (torch already spreads one sequence over every core),
+and one thread keeps the order in which requests were accepted. An engine that batches
+(`ConcurrentEngine`, vLLM) is awaited directly, so every request in flight joins its batch.
+Each step crosses back to the event loop through `call_soon_threadsafe` onto an asyncio
+queue; the steps are consumed there in order.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from attesta_engine.port import Engine, Generation, GenerationSpec, TokenStep
+from attesta_engine.port import (
+    ConcurrentEngine,
+    Engine,
+    Generation,
+    GenerationSpec,
+    TokenStep,
+)
 
 T = TypeVar("T")
 
@@ -52,7 +60,13 @@ class EngineRunner:
         def stop_requested() -> bool:
             return abandon.is_set() or (should_stop is not None and should_stop())
 
-        future = loop.run_in_executor(self._pool, self.engine.generate, spec, push, stop_requested)
+        future: asyncio.Future[Generation]
+        if isinstance(self.engine, ConcurrentEngine):
+            future = asyncio.ensure_future(self.engine.generate_async(spec, push, stop_requested))
+        else:
+            future = loop.run_in_executor(
+                self._pool, self.engine.generate, spec, push, stop_requested
+            )
         # Scheduled after every step the worker pushed before it returned, so the end
         # marker always comes last.
         future.add_done_callback(lambda _: queue.put_nowait(None))

@@ -16,11 +16,12 @@ from attesta_common.genesis import Genesis, ModelSpec
 from attesta_common.keys import SigningKey
 from attesta_common.roles import Role
 from attesta_common.subjects import RECORDS_STREAM
-from attesta_engine.loader import load_reference_engine
 from attesta_engine.port import Engine
+from attesta_engine.vllm_options import EngineLoadError
 from faststream.nats.subscriber.usecases import LogicSubscriber
 from opentelemetry.trace import TracerProvider
 
+from attesta_executor.engine_choice import build_engine
 from attesta_executor.engine_runner import EngineRunner
 from attesta_executor.execution import Execution
 from attesta_executor.handlers import RequestHandler, consumer_config, register_consumer
@@ -85,6 +86,8 @@ class Executor:
         # token and their requests go back to the stream.
         self._abandon = threading.Event()
         self._runner: EngineRunner | None = None
+        # An engine loaded here is closed here (vLLM's engine process); one handed in is not.
+        self._owns_engine = engine is None
 
     @property
     def address(self) -> str:
@@ -92,13 +95,11 @@ class Executor:
 
     async def _load_engine(self) -> Engine:
         if self.engine is None:
-            log.info("loading %s", self.model.name)
-            self.engine = await asyncio.to_thread(
-                load_reference_engine,
-                self.model,
-                cache_dir=self.settings.model_cache_dir,
-                threads=self.settings.torch_threads,
-            )
+            log.info("loading %s on the %s engine", self.model.name, self.settings.engine)
+            try:
+                self.engine = await asyncio.to_thread(build_engine, self.settings, self.model)
+            except EngineLoadError as exc:
+                raise StartupError(str(exc)) from exc
         if self.engine.model_name != self.model.name or self.engine.top_k != self.model.top_k:
             raise StartupError(
                 f"engine serves {self.engine.model_name} with top_k {self.engine.top_k};"
@@ -147,6 +148,10 @@ class Executor:
         if self._runner is not None:
             self._runner.close()
             self._runner = None
+        close = getattr(self.engine, "close", None)
+        if self._owns_engine and callable(close):
+            await asyncio.to_thread(close)
+            self.engine = None
 
     async def __aenter__(self) -> Executor:
         await self.start()

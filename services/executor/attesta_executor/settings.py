@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from attesta_common.settings import ServiceSettings
 from pydantic import Field
@@ -13,8 +14,20 @@ class ExecutorSettings(ServiceSettings):
 
     # The genesis model this executor serves.
     model: str = "SmolLM2-135M-Instruct"
-    # Requests in flight at once. Generations share one engine and run one after another;
-    # the others wait their turn holding their message (kept alive by in-progress acks).
+    # "reference": transformers, one generation at a time. "vllm": vLLM's async engine,
+    # which batches every request in flight (needs vLLM installed: scripts/install_vllm.sh).
+    engine: Literal["reference", "vllm"] = "reference"
+    # The model's local Hugging Face folder; unset for the reference model (model cache).
+    model_path: Path | None = None
+    # vLLM only (docs/deploy-gpu.md); the dtype comes from the model's genesis entry.
+    vllm_max_model_len: int | None = Field(default=None, ge=16)
+    vllm_gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
+    vllm_tensor_parallel_size: int = Field(default=1, ge=1)
+    vllm_pipeline_parallel_size: int = Field(default=1, ge=1)
+    vllm_enforce_eager: bool = False
+    # Requests in flight at once. On the reference engine they run one after another (the
+    # others wait holding their message, kept alive by in-progress acks); on vLLM they are
+    # batched together, so raise it there (16 to 64 per GPU).
     capacity: int = Field(default=4, ge=1)
     heartbeat_interval_s: float = Field(default=1.0, gt=0)
     torch_threads: int | None = Field(default=None, ge=1)

@@ -1,0 +1,63 @@
+"""Turning chosen tokens into `TokenStep`s and a `Generation`, the same way for every engine.
+
+Each engine only produces (token, top-k ids, top-k log-probs) per position; how text grows,
+where a stop sequence or end of sequence ends it, and what finish reason it gets must not
+differ between engines, or their streams and receipts would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from attesta_common.artifact import TopKArtifact
+
+from attesta_engine.port import FinishReason, Generation, GenerationSpec, TokenStep
+from attesta_engine.text_stream import safe_prefix_length, stop_index
+
+
+class StepBuilder:
+    def __init__(
+        self,
+        spec: GenerationSpec,
+        top_k: int,
+        eos_token_ids: frozenset[int],
+        decode: Callable[[Sequence[int]], str],
+    ) -> None:
+        self._spec = spec
+        self._top_k = top_k
+        self._eos = eos_token_ids
+        self._decode = decode
+        self.output: list[int] = []
+        self._top_ids: list[tuple[int, ...]] = []
+        self._top_lps: list[tuple[float, ...]] = []
+        self._text = ""
+        self._emitted = 0
+        self.finish: FinishReason = "length"
+        self.done = False
+
+    def add(self, token: int, ids: tuple[int, ...], lps: tuple[float, ...]) -> TokenStep:
+        """The step for the next position; sets `done` when it ends the generation."""
+        position = len(self.output)
+        self.output.append(token)
+        self._top_ids.append(ids)
+        self._top_lps.append(lps)
+        text = self._decode(self.output)
+        cut = stop_index(text, self._spec.stop)
+        self.done = token in self._eos or cut is not None
+        if cut is not None:
+            text = text[:cut]
+        visible = len(text) if self.done else safe_prefix_length(text, self._spec.stop)
+        step = TokenStep(position, token, ids, lps, text[self._emitted : visible])
+        self._emitted = max(self._emitted, visible)
+        self._text = text
+        if self.done:
+            self.finish = "stop"
+        elif len(self.output) >= self._spec.max_tokens:
+            self.done = True
+        return step
+
+    def result(self) -> Generation:
+        artifact = TopKArtifact.build(self._top_k, self._top_ids, self._top_lps)
+        return Generation(
+            list(self._spec.prompt_token_ids), self.output, self._text, self.finish, artifact
+        )
