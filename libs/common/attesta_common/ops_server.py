@@ -90,3 +90,12 @@ class OpsServer:
             pass
         finally:
             writer.close()
+
+
+async def start_ops_server(host: str, port: int | None, readiness: Readiness) -> OpsServer | None:
+    """Start the ops endpoints when a port is configured (0 picks a free one)."""
+    if port is None:
+        return None
+    server = OpsServer(host, port, readiness)
+    await server.start()
+    return server

@@ -26,3 +26,7 @@ class ServiceSettings(BaseSettings):
     genesis_path: Path = Path(".data/genesis.json")
     key_path: Path = Path(".data/keys/service.key")
     log_level: str = "INFO"
+    # /health/live, /health/ready and /metrics for services without their own web app;
+    # no port, no server (the gateway serves them on its API port).
+    ops_host: str = "127.0.0.1"
+    ops_port: int | None = None
