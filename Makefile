@@ -40,10 +40,24 @@ bench-e2e: install
 bench-anchoring: install
 	$(VENV)/bin/python -m bench.anchoring
 
-.PHONY: bench-drift
-bench-drift: install
-	test -x .venv-vllm/bin/python || ./scripts/install_vllm.sh
-	VLLM_CPU_KVCACHE_SPACE=1 HF_HUB_OFFLINE=1 .venv-vllm/bin/python -m bench.engine_drift
+VLLM_VENV := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.install-stamp
+VLLM_ENV := VLLM_CPU_KVCACHE_SPACE=1 HF_HUB_OFFLINE=1
+
+$(VLLM_STAMP): scripts/install_vllm.sh $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
+	./scripts/install_vllm.sh
+	touch $(VLLM_STAMP)
+
+.PHONY: install-vllm test-vllm bench-drift
+install-vllm: $(VLLM_STAMP)
+
+# vLLM (CPU) in its own environment: the engine contract suite and an executor on vLLM.
+test-vllm: install install-vllm
+	$(VLLM_ENV) ATTESTA_REQUIRE_VLLM=1 $(VLLM_VENV)/bin/python -m pytest -p no:cacheprovider \
+		tests/engine tests/integration/executor/test_executor_vllm.py
+
+bench-drift: install install-vllm
+	$(VLLM_ENV) $(VLLM_VENV)/bin/python -m bench.engine_drift
 
 .PHONY: bench-economics
 bench-economics: install
