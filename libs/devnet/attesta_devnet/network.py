@@ -126,10 +126,13 @@ class Network:
         }
 
     def _service(self, name: str, command: str, key_name: str, **env: str) -> ServiceProcess:
+        # Every service but the gateway (which serves them on its API port) gets its own
+        # /health/live, /health/ready and /metrics port.
+        ops = {} if command == "attesta-gateway" else {"ATTESTA_OPS_PORT": str(free_port())}
         return ServiceProcess(
             name=name,
             command=[script(command)],
-            env={**self._env(key_name), **env},
+            env={**self._env(key_name), **ops, **env},
             log_path=self.config.data_dir / "logs" / f"{name}.log",
         )
 
@@ -220,6 +223,10 @@ class Network:
             and models.status_code == 200
             and bool(models.json().get("data"))
         )
+
+    def ops_url(self, name: str) -> str | None:
+        port = self.service(name).env.get("ATTESTA_OPS_PORT")
+        return f"http://127.0.0.1:{port}" if port else None
 
     def service(self, name: str) -> ServiceProcess:
         return next(s for s in self.services if s.name == name)
