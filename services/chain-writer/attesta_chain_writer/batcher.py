@@ -14,6 +14,7 @@ import logging
 from typing import Protocol
 
 import asyncpg
+from attesta_common.metrics import CHAIN_ANCHOR_LAG, CHAIN_BATCH_RECORDS
 
 from attesta_chain_writer.anchor_port import AnchorReceipt, ChainAnchor, SealedBatch
 from attesta_chain_writer.sealing import (
@@ -94,6 +95,7 @@ class Batcher:
             min_size = 1 if partial else self._batch_size
             while batch := await seal_batch(self._pool, self._batch_size, min_size=min_size):
                 self._unsealed = max(0, self._unsealed - batch.leaf_count)
+                CHAIN_BATCH_RECORDS.observe(batch.leaf_count)
                 await self._finish(batch, None)
                 sealed.append(batch)
                 if batch.leaf_count < self._batch_size:
@@ -109,7 +111,9 @@ class Batcher:
     async def _finish(self, batch: SealedBatch, receipt: AnchorReceipt | None) -> None:
         if receipt is None:
             receipt = await self._anchor.anchor(batch)
-            await mark_anchored(self._pool, batch, receipt)
+            lag = await mark_anchored(self._pool, batch, receipt)
+            if lag is not None:
+                CHAIN_ANCHOR_LAG.observe(max(0.0, lag))
             log.info(
                 "batch %d anchored: %d records, root %s, %s %s at height %d",
                 batch.batch_seq,

@@ -96,6 +96,11 @@ class RecordConsumer:
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="chain-writer-consumer")
 
+    @property
+    def running(self) -> bool:
+        """The fetch loop is started and has neither stopped nor crashed."""
+        return self._task is not None and not self._task.done() and not self._stopping
+
     async def stop(self) -> None:
         """Stop fetching; the batches in hand are checked, inserted and acked first."""
         self._stopping = True

@@ -106,14 +106,17 @@ async def unfinished_batches(
 
 async def mark_anchored(
     db: asyncpg.Pool | asyncpg.Connection, batch: SealedBatch, receipt: AnchorReceipt
-) -> None:
-    # Only a sealed batch changes: a replica that anchored it first keeps its timestamp.
-    await db.execute(
+) -> float | None:
+    """Record the receipt; returns the seconds from sealing to anchoring, or None when the
+    batch was no longer sealed (a replica anchored it first and keeps its timestamp)."""
+    lag: float | None = await db.fetchval(
         """
         UPDATE ledger_batches
         SET state = 'anchored', anchor_kind = $2, anchor_ref = $3, anchor_height = $4,
             anchored_at = $5
         WHERE batch_seq = $1 AND state = 'sealed'
+        -- Both ends on the database's clock: the app's may differ.
+        RETURNING EXTRACT(EPOCH FROM clock_timestamp() - sealed_at)::float8
         """,
         batch.batch_seq,
         receipt.kind,
@@ -121,6 +124,7 @@ async def mark_anchored(
         receipt.height,
         datetime.now(UTC),
     )
+    return lag
 
 
 async def mark_announced(db: asyncpg.Pool | asyncpg.Connection, batch_seq: int) -> None:

@@ -14,8 +14,9 @@ import logging
 import asyncpg
 import nats.errors
 from attesta_common.envelope import RecordRejected, read_record
-from attesta_common.events import Event
+from attesta_common.events import EpochSettled, Event
 from attesta_common.genesis import Genesis
+from attesta_common.metrics import LAST_SETTLED_EPOCH, PROJECTION_POSITION
 from attesta_common.subjects import RECORDS_ALL, RECORDS_STREAM
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -44,10 +45,13 @@ class Projector:
         self._genesis = genesis
         self._consumer = consumer
         self._tracer = tracer
+        # Subscribed and reading the stream (readiness); False while an outage is retried.
+        self.following = False
 
     async def run(self) -> None:
         """Project until cancelled."""
         await ensure_position(self._pool, self._consumer)
+        await _observe_last_settled(self._pool)
         while True:
             try:
                 await self._follow()
@@ -70,6 +74,8 @@ class Projector:
             RECORDS_ALL, stream=RECORDS_STREAM, ordered_consumer=True, config=config
         )
         log.info("projecting %s from seq %d", RECORDS_STREAM, position + 1)
+        PROJECTION_POSITION.set(position)
+        self.following = True
         try:
             while True:
                 try:
@@ -78,6 +84,7 @@ class Projector:
                     continue
                 await self._project(msg)
         finally:
+            self.following = False
             try:
                 await sub.unsubscribe()
             except nats.errors.Error:
@@ -85,6 +92,7 @@ class Projector:
 
     async def _project(self, msg: Msg) -> None:
         seq = msg.metadata.sequence.stream
+        settled: int | None = None
         with self._tracer.start_as_current_span("settler.project") as span:
             span.set_attribute("attesta.stream_seq", seq)
             async with self._pool.acquire() as conn, conn.transaction():
@@ -98,4 +106,21 @@ class Projector:
                 else:
                     span.set_attribute("attesta.kind", record.kind)
                     await apply_record(conn, self._genesis, record, event, seq)
+                    if isinstance(event, EpochSettled):
+                        settled = await _last_settled(conn)
                 await store_position(conn, self._consumer, seq)
+        # Only once committed: the gauges never run ahead of the rows.
+        PROJECTION_POSITION.set(seq)
+        if settled is not None:
+            LAST_SETTLED_EPOCH.set(settled)
+
+
+async def _last_settled(db: asyncpg.Pool | asyncpg.Connection) -> int | None:
+    value = await db.fetchval("SELECT max(epoch) FROM epoch_settlements")
+    return int(value) if value is not None else None
+
+
+async def _observe_last_settled(pool: asyncpg.Pool) -> None:
+    settled = await _last_settled(pool)
+    if settled is not None:
+        LAST_SETTLED_EPOCH.set(settled)

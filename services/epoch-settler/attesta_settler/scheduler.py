@@ -21,6 +21,7 @@ from attesta_common.envelope import SignedRecord, sign_event
 from attesta_common.epochs import epoch_end_ms
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey
+from attesta_common.metrics import SETTLEMENT_DURATION
 from attesta_common.subjects import EPOCH_SETTLED, RECORDS_STREAM
 from nats.js import JetStreamContext
 from opentelemetry.trace import Tracer
@@ -130,12 +131,14 @@ class Scheduler:
             )
             self._in_flight = _InFlight(epoch, sign_event(settled, self._key))
             await self._publish(self._in_flight)
+        elapsed = time.perf_counter() - started
+        SETTLEMENT_DURATION.observe(elapsed)
         log.info(
             "epoch %d settlement %s published at seq %s in %.0f ms",
             epoch,
             self._in_flight.record.hash[:16],
             self._in_flight.seq,
-            (time.perf_counter() - started) * 1000,
+            elapsed * 1000,
         )
 
     async def _publish(self, in_flight: _InFlight) -> None:

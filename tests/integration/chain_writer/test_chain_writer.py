@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
+import httpx
 from attesta_chain_writer import cli
 from attesta_chain_writer.local_ledger import LocalLedger
 from attesta_chain_writer.pending import PendingRecord, add_pending, count_pending
@@ -27,6 +28,7 @@ from attesta_common.ledger_proof import GENESIS_PREV_HASH, verify_proof
 from attesta_common.subjects import LEDGER_STREAM, RECORDS_STREAM, seed_committed
 from attesta_devnet.genesis_builder import DevnetKeys
 from nats.js import JetStreamContext
+from prometheus_client.parser import text_string_to_metric_families
 
 MakeSettings = Callable[..., ChainWriterSettings]
 
@@ -323,3 +325,72 @@ async def test_batches_left_unfinished_are_finished_at_start(
         await writer.stop()
 
     await assert_ledger_consistent(pool, js, genesis, hashes)
+
+
+async def http_get(port: int, path: str) -> tuple[int, str]:
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"http://127.0.0.1:{port}{path}")
+    return response.status_code, response.text
+
+
+async def scrape(port: int) -> dict[str, float]:
+    """The unlabelled samples of /metrics (gauges, histogram counts and sums)."""
+    status, text = await http_get(port, "/metrics")
+    assert status == 200
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if not sample.labels
+    }
+
+
+async def test_ops_endpoints_answer_and_metrics_follow_the_batches(
+    pool: asyncpg.Pool,
+    js: JetStreamContext,
+    make_settings: MakeSettings,
+    devnet_keys: DevnetKeys,
+    genesis: Genesis,
+) -> None:
+    records = [seed_record(devnet_keys.validators[i % 2], i) for i in range(25)]
+    writer = ChainWriter(make_settings(ops_port=0), genesis, devnet_keys.chain_writer, pool)
+    async with writer:
+        assert writer.ops is not None
+        port = writer.ops.port
+        assert port > 0
+        assert await http_get(port, "/health/live") == (200, "live\n")
+        assert await http_get(port, "/health/ready") == (200, "ready\n")
+        # The registry is process-wide: compare before and after.
+        before = await scrape(port)
+        assert "attesta_chain_writer_pending_records" in before
+        for record in records:
+            await publish(js, record)
+        await eventually(all_anchored(pool, [r.hash for r in records]))
+        after = await scrape(port)
+        assert await http_get(port, "/health/ready") == (200, "ready\n")
+
+    batches = await pool.fetchval("SELECT count(*) FROM ledger_batches")
+    assert batches >= 2  # 25 records, batches of at most 20
+    count = "attesta_chain_writer_batch_records_count"
+    total = "attesta_chain_writer_batch_records_sum"
+    assert after[count] - before[count] == batches
+    assert after[total] - before[total] == len(records)
+    lag = "attesta_chain_writer_anchor_lag_seconds_count"
+    assert after[lag] - before[lag] == batches
+    assert (
+        after["attesta_chain_writer_anchor_lag_seconds_sum"]
+        >= before["attesta_chain_writer_anchor_lag_seconds_sum"]
+    )
+    # Stopped: the ops server is gone with the service, and readiness says why.
+    assert writer.ops is None
+    ready, detail = writer.readiness()
+    assert not ready
+    assert "NATS not connected" in detail
+
+
+async def test_without_an_ops_port_there_is_no_ops_server(
+    pool: asyncpg.Pool, make_settings: MakeSettings, devnet_keys: DevnetKeys, genesis: Genesis
+) -> None:
+    async with ChainWriter(make_settings(), genesis, devnet_keys.chain_writer, pool) as writer:
+        assert writer.ops is None
+        assert writer.readiness() == (True, "ready")

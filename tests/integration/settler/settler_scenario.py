@@ -35,13 +35,14 @@ class Net:
     nats_url: str
     database_url: str
 
-    def settler(self) -> Settler:
+    def settler(self, *, ops_port: int | None = None) -> Settler:
         return Settler(
             nats_url=self.nats_url,
             database_url=self.database_url,
             genesis=self.genesis,
             key=self.keys.settler,
             interval_s=0.1,
+            ops_port=ops_port,
         )
 
 
