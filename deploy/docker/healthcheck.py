@@ -1,12 +1,11 @@
-"""Container health checks for the Attesta images (standard library only).
+"""Container health check for the Attesta images (standard library only).
 
     healthcheck.py http URL            exit 0 when URL answers 2xx within 3 s
-    healthcheck.py process NAME        exit 0 when PID 1 runs NAME and is not stopped/zombie
 
-Only the gateway serves HTTP today (GET /health, /health/live). The executor, validator,
-chain-writer and settler have no health endpoint yet, so their check is process-based:
-it catches a wedged or stopped main process, not a lost NATS or Postgres connection
-(the services exit on those, and the restart policy brings them back).
+The gateway is checked on its API port (GET /health: NATS and Postgres reachable). The
+executor, validator, chain-writer and settler serve GET /health/ready on their ops port
+(ATTESTA_OPS_PORT, 9100 in the images): 200 once the engine is loaded, the broker is
+connected and the service's loops run, 503 with the reason otherwise.
 """
 
 from __future__ import annotations
@@ -25,24 +24,11 @@ def http_ok(url: str) -> bool:
         return False
 
 
-def process_ok(name: str) -> bool:
-    try:
-        with open("/proc/1/cmdline", "rb") as handle:
-            cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace")
-        with open("/proc/1/stat", encoding="ascii") as handle:
-            state = handle.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return name in cmdline and state not in ("T", "t", "Z", "X")
-
-
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] not in ("http", "process"):
+    if len(argv) != 2 or argv[0] != "http":
         print(__doc__, file=sys.stderr)
         return 2
-    kind, target = argv
-    ok = http_ok(target) if kind == "http" else process_ok(target)
-    return 0 if ok else 1
+    return 0 if http_ok(argv[1]) else 1
 
 
 if __name__ == "__main__":

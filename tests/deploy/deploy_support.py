@@ -68,8 +68,36 @@ ENGINE_COMPONENTS = {"executor", "validator"}
 
 # Set for features that are not built yet; allowed only where that feature is selected
 # (the `gpu` compose profile, Helm executors with engine=vllm). Documented in
-# docs/operations.md; once the code reads them they pass as ordinary settings.
-PLANNED = {"ATTESTA_ENGINE": "the vLLM engine adapter (separate issue)"}
+# docs/operations.md; once the code reads them they pass as ordinary settings (as
+# ATTESTA_ENGINE does now that the vLLM engine exists). Empty: nothing is planned.
+PLANNED: dict[str, str] = {}
+
+# The ops endpoints (attesta_common.ops_server) of every service but the gateway, which
+# serves /health, /health/live and /metrics on its API port instead.
+OPS_COMPONENTS = ("executor", "validator", "chain-writer", "epoch-settler")
+OPS_PORT = 9100
+GATEWAY_PORT = 8000
+
+
+def metric_sample_names() -> dict[str, set[str]]:
+    """Every series name attesta_common.metrics exports, read from the collectors
+    themselves: {metric family: the sample names Prometheus sees}."""
+    from attesta_common import metrics
+    from prometheus_client.metrics import MetricWrapperBase
+
+    suffixes = {
+        "counter": ("_total", "_created"),
+        "gauge": ("",),
+        "histogram": ("_bucket", "_sum", "_count", "_created"),
+        "summary": ("", "_sum", "_count", "_created"),
+    }
+    names: dict[str, set[str]] = {}
+    for collector in vars(metrics).values():
+        if not isinstance(collector, MetricWrapperBase):
+            continue
+        for family in collector.describe():
+            names[family.name] = {family.name + s for s in suffixes[family.type]}
+    return names
 
 
 def settings_class(component: str) -> type[BaseSettings]:

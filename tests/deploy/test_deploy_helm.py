@@ -12,7 +12,14 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
-from deploy_support import ROOT, console_scripts, unknown_variables
+from deploy_support import (
+    GATEWAY_PORT,
+    OPS_COMPONENTS,
+    OPS_PORT,
+    ROOT,
+    console_scripts,
+    unknown_variables,
+)
 
 CHART = ROOT / "helm/attesta"
 KUBERNETES_VERSION = "1.31.0"
@@ -132,6 +139,58 @@ def test_every_service_has_probes_a_pdb_and_graceful_shutdown(value_set: str) ->
         assert secret["secretName"]
 
 
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_probes_are_http_on_the_health_endpoints(value_set: str) -> None:
+    for name, deployment in _deployments(value_set).items():
+        component = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
+        container = _container(deployment)
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        probes = {
+            probe: (container[probe]["httpGet"]["path"], container[probe]["httpGet"]["port"])
+            for probe in ("startupProbe", "livenessProbe", "readinessProbe")
+        }
+        if component == "api-gateway":
+            assert ports == {"http": GATEWAY_PORT}
+            assert probes["readinessProbe"] == ("/health", "http")
+            assert probes["livenessProbe"] == probes["startupProbe"] == ("/health/live", "http")
+            continue
+        assert component in OPS_COMPONENTS, name
+        assert ports == {"ops": OPS_PORT}, name
+        assert env["ATTESTA_OPS_HOST"] == "0.0.0.0"
+        assert env["ATTESTA_OPS_PORT"] == str(OPS_PORT)
+        assert probes["readinessProbe"] == ("/health/ready", "ops")
+        assert probes["livenessProbe"] == probes["startupProbe"] == ("/health/live", "ops")
+        startup = container["startupProbe"]
+        allowed_s = startup["periodSeconds"] * startup["failureThreshold"]
+        # Executors and validators load a model before they serve; the rest start fast.
+        assert allowed_s >= (300 if component in ("executor", "validator") else 60), name
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_each_ops_workload_has_a_service_for_its_ops_port(value_set: str) -> None:
+    services = _kind(value_set, "Service")
+    for name, deployment in _deployments(value_set).items():
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        port = "http" if name.endswith("api-gateway") else "ops"
+        matching = [
+            s
+            for s in services
+            if _selects(s["spec"]["selector"], pod_labels)
+            and any(p["name"] == port and p["targetPort"] == port for p in s["spec"]["ports"])
+        ]
+        assert len(matching) == 1, f"{name}: {len(matching)} Services for its {port} port"
+        # Only this workload's pods, never a second participant's.
+        for other, other_deployment in _deployments(value_set).items():
+            if other != name:
+                other_labels = other_deployment["spec"]["template"]["metadata"]["labels"]
+                assert not _selects(matching[0]["spec"]["selector"], other_labels)
+
+
 def test_default_release_bundles_nats_and_postgres_and_autoscales_the_gateway() -> None:
     kinds = {(doc["kind"], doc["metadata"]["name"]) for doc in _render("default")}
     assert ("StatefulSet", "attesta-nats") in kinds
@@ -172,6 +231,23 @@ def test_observability_values_export_traces_and_add_a_service_monitor() -> None:
     (monitor,) = _kind("observability", "ServiceMonitor")
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    endpoints = {e["port"]: e["path"] for e in monitor["spec"]["endpoints"]}
+    assert endpoints == {"http": "/metrics", "ops": "/metrics"}
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    scraped = {
+        s["metadata"]["name"]: {p["name"] for p in s["spec"]["ports"]}
+        for s in _kind("observability", "Service")
+        if _selects(selector, s["metadata"]["labels"])
+    }
+    # The gateway on its http port, every other workload on its ops port; nothing else
+    # (NATS, Postgres) is picked up.
+    assert scraped.pop("attesta-api-gateway") == {"http"}
+    expected = {
+        f"{name}-ops"
+        for name, d in _deployments("observability").items()
+        if d["metadata"]["labels"]["app.kubernetes.io/component"] in OPS_COMPONENTS
+    }
+    assert set(scraped) == expected and all(ports == {"ops"} for ports in scraped.values())
     for deployment in _deployments("observability").values():
         container = _container(deployment)
         env = {e["name"]: e.get("value") for e in container["env"]}

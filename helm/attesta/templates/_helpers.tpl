@@ -135,6 +135,12 @@ spec:
           command: [{{ .command | quote }}]
           env:
             {{- include "attesta.commonEnv" $root | nindent 12 }}
+            {{- if ne .component "api-gateway" }}
+            - name: ATTESTA_OPS_HOST
+              value: "0.0.0.0"
+            - name: ATTESTA_OPS_PORT
+              value: {{ $root.Values.ops.port | quote }}
+            {{- end }}
             {{- range .extraEnv }}
             - name: {{ .name }}
               value: {{ .value | quote }}
@@ -168,27 +174,33 @@ spec:
               exec:
                 command: ["sleep", {{ $cfg.preStopSleepSeconds | quote }}]
           {{- else }}
-          # No health endpoint on this service yet (issue #5, item 5): the probes check
-          # that PID 1 is the service and is not stopped; a lost connection makes the
-          # service exit, and the restart brings it back.
-          {{- $probe := list "python" "/opt/attesta/healthcheck.py" "process" .command }}
+          # The ops endpoints (attesta_common.ops_server). /health/live answers while the
+          # event loop turns, from before the model loads, and never depends on NATS or
+          # Postgres; /health/ready is 503 (with the reason) until the engine is loaded,
+          # the broker is connected and the loops run.
+          ports:
+            - name: ops
+              containerPort: {{ $root.Values.ops.port }}
+              protocol: TCP
           startupProbe:
-            exec:
-              command: {{ toJson $probe }}
+            httpGet: {path: /health/live, port: ops}
             periodSeconds: 5
-            # Model loading (executor, validator) takes a while on a cold node.
-            failureThreshold: 60
+            {{- if has .component (list "executor" "validator") }}
+            # Generous: loading the model (vLLM: also CUDA graphs) on a cold node.
+            failureThreshold: {{ div $root.Values.ops.modelStartupSeconds 5 }}
+            {{- else }}
+            failureThreshold: 24
+            {{- end }}
           livenessProbe:
-            exec:
-              command: {{ toJson $probe }}
+            httpGet: {path: /health/live, port: ops}
             periodSeconds: 15
             timeoutSeconds: 5
             failureThreshold: 3
           readinessProbe:
-            exec:
-              command: {{ toJson $probe }}
+            httpGet: {path: /health/ready, port: ops}
             periodSeconds: 10
             timeoutSeconds: 5
+            failureThreshold: 3
           {{- end }}
           resources:
             {{- toYaml $cfg.resources | nindent 12 }}
@@ -254,4 +266,29 @@ spec:
     matchLabels:
       {{- include "attesta.selectorLabels" . | nindent 6 }}
 {{- end }}
+{{- end -}}
+
+
+{{/*
+A headless Service exposing one workload's ops port (same arguments as
+attesta.deployment): the ServiceMonitor finds the pods through it.
+*/}}
+{{- define "attesta.opsService" -}}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ printf "%s-%s-ops" (include "attesta.fullname" .root) (default .component .participant) }}
+  labels:
+    {{- include "attesta.labels" . | nindent 4 }}
+    attesta.network/metrics: "true"
+spec:
+  clusterIP: None
+  selector:
+    {{- include "attesta.selectorLabels" . | nindent 4 }}
+  ports:
+    - name: ops
+      port: {{ .root.Values.ops.port }}
+      targetPort: ops
+      protocol: TCP
 {{- end -}}
