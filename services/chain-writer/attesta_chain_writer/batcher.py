@@ -15,6 +15,7 @@ from typing import Protocol
 
 import asyncpg
 from attesta_common.metrics import CHAIN_ANCHOR_LAG, CHAIN_BATCH_RECORDS
+from opentelemetry.trace import Tracer
 
 from attesta_chain_writer.anchor_port import AnchorReceipt, ChainAnchor, SealedBatch
 from attesta_chain_writer.sealing import (
@@ -40,7 +41,9 @@ class Batcher:
         *,
         batch_size: int,
         interval_s: float,
+        tracer: Tracer | None = None,
     ) -> None:
+        self._tracer = tracer
         self._pool = pool
         self._anchor = anchor
         self._announcer = announcer
@@ -93,7 +96,9 @@ class Batcher:
             await self._finish_unfinished()
             sealed: list[SealedBatch] = []
             min_size = 1 if partial else self._batch_size
-            while batch := await seal_batch(self._pool, self._batch_size, min_size=min_size):
+            while batch := await seal_batch(
+                self._pool, self._batch_size, min_size=min_size, tracer=self._tracer
+            ):
                 self._unsealed = max(0, self._unsealed - batch.leaf_count)
                 CHAIN_BATCH_RECORDS.observe(batch.leaf_count)
                 await self._finish(batch, None)

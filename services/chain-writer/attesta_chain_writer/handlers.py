@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import asyncpg
 import nats.errors
@@ -164,7 +164,8 @@ class RecordConsumer:
             return checked
         for message, (_, seq), result in zip(messages, items, results, strict=True):
             if isinstance(result, PendingRecord):
-                checked.records.append((message, result))
+                traceparent = (message.headers or {}).get("traceparent")
+                checked.records.append((message, replace(result, traceparent=traceparent)))
             elif isinstance(result, str):
                 log.warning("record at stream seq %d rejected, not anchored: %s", seq, result)
                 checked.rejected.append(message)

@@ -22,6 +22,7 @@ class PendingRecord:
     record_hash: str
     kind: str
     stream_seq: int
+    traceparent: str | None = None
 
 
 async def add_pending(pool: asyncpg.Pool, records: Sequence[PendingRecord]) -> int:
@@ -32,9 +33,10 @@ async def add_pending(pool: asyncpg.Pool, records: Sequence[PendingRecord]) -> i
         await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", INGEST_LOCK)
         status: str = await conn.execute(
             """
-            INSERT INTO ledger_pending (record_hash, kind, stream_seq)
-            SELECT r.record_hash, r.kind, r.stream_seq
-            FROM unnest($1::text[], $2::text[], $3::bigint[]) AS r(record_hash, kind, stream_seq)
+            INSERT INTO ledger_pending (record_hash, kind, stream_seq, traceparent)
+            SELECT r.record_hash, r.kind, r.stream_seq, r.traceparent
+            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])
+                AS r(record_hash, kind, stream_seq, traceparent)
             WHERE NOT EXISTS (
                 SELECT 1 FROM ledger_leaves l WHERE l.record_hash = r.record_hash
             )
@@ -43,6 +45,7 @@ async def add_pending(pool: asyncpg.Pool, records: Sequence[PendingRecord]) -> i
             [r.record_hash for r in records],
             [r.kind for r in records],
             [r.stream_seq for r in records],
+            [r.traceparent for r in records],
         )
     # asyncpg returns the command tag, "INSERT 0 <rows>".
     return int(status.rsplit(" ", 1)[-1])

@@ -10,13 +10,16 @@ from datetime import UTC, datetime
 
 import asyncpg
 from attesta_common.merkle import merkle_root
+from opentelemetry import trace
+from opentelemetry.trace import Tracer
 
 from attesta_chain_writer.anchor_port import AnchorReceipt, SealedBatch
+from attesta_chain_writer.batch_span import start_seal_span
 from attesta_chain_writer.pending import INGEST_LOCK
 
 
 async def seal_batch(
-    pool: asyncpg.Pool, batch_size: int, *, min_size: int = 1
+    pool: asyncpg.Pool, batch_size: int, *, min_size: int = 1, tracer: Tracer | None = None
 ) -> SealedBatch | None:
     """Move up to `batch_size` pending records into a new sealed batch, atomically.
 
@@ -33,7 +36,7 @@ async def seal_batch(
         )
         rows = await conn.fetch(
             """
-            SELECT record_hash, kind FROM ledger_pending
+            SELECT record_hash, kind, traceparent FROM ledger_pending
             ORDER BY stream_seq, record_hash
             LIMIT $1
             FOR UPDATE SKIP LOCKED
@@ -42,6 +45,9 @@ async def seal_batch(
         )
         if not rows or len(rows) < min_size:
             return None
+        span = start_seal_span(
+            tracer or trace.get_tracer(__name__), (row["traceparent"] for row in rows)
+        )
         hashes = [row["record_hash"] for row in rows]
         batch = SealedBatch(
             batch_seq=await conn.fetchval(
@@ -68,6 +74,10 @@ async def seal_batch(
             [row["kind"] for row in rows],
         )
         await conn.execute("DELETE FROM ledger_pending WHERE record_hash = ANY($1::text[])", hashes)
+        span.set_attribute("attesta.batch_seq", batch.batch_seq)
+        span.set_attribute("attesta.leaf_count", batch.leaf_count)
+        span.set_attribute("attesta.merkle_root", batch.merkle_root)
+        span.end()
         return batch
 
 

@@ -19,6 +19,7 @@ from attesta_common.keys import SigningKey
 from attesta_common.metrics import CHAIN_PENDING
 from attesta_common.ops_server import OpsServer, start_ops_server
 from nats.aio.client import Client as NatsClient
+from opentelemetry import trace
 from opentelemetry.trace import TracerProvider
 
 from attesta_chain_writer.anchor_port import ChainAnchor
@@ -68,6 +69,7 @@ class ChainWriter:
             BatchAnnouncer(self.broker, key),
             batch_size=settings.batch_size,
             interval_s=settings.batch_interval_s,
+            tracer=trace.get_tracer("attesta.chain_writer", tracer_provider=tracer_provider),
         )
         self._consumer = RecordConsumer(
             settings, RecordIngestor(genesis), pool, on_added=self.batcher.notify
