@@ -12,13 +12,15 @@ import logging
 import threading
 import time
 from functools import partial
+from typing import Literal
 
 from attesta_common.envelope import SignedRecord
 from attesta_common.events import InferenceFinished, InferenceRequested
 from attesta_common.genesis import ModelSpec
 from attesta_common.keys import SigningKey
+from attesta_common.metrics import EXECUTOR_TOKENS
 from attesta_common.stream import StreamEvent
-from attesta_engine.port import Generation, GenerationCancelled, GenerationSpec
+from attesta_engine.port import Generation, GenerationCancelled, GenerationSpec, TokenStep
 from opentelemetry import trace
 
 from attesta_executor.chunks import ChunkStream
@@ -29,6 +31,10 @@ from attesta_executor.records import InvalidRequest, finished_record, prompt_tok
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
+
+
+# What the client heard: the finished record, or a signed InferenceFailed.
+Outcome = Literal["finished", "failed"]
 
 
 class Abandoned(Exception):
@@ -56,34 +62,34 @@ class Execution:
         self._outbox = outbox
         self._recent = recent
         self._abandon = abandon
+        self._tokens = EXECUTOR_TOKENS.labels(executor=key.address, model=model.name)
 
-    async def run(self, request_record: SignedRecord, request: InferenceRequested) -> None:
+    async def run(self, request_record: SignedRecord, request: InferenceRequested) -> Outcome:
+        """Generate and publish the outcome; which one went out is returned."""
         known = self._recent.get(request_record.hash)
         if known is not None:
             log.info("%s was finished already: publishing its record again", request.inference_id)
             await self._deliver(request, known)
-            return
+            return "finished"
         if _now_ms() > request.deadline_ms:
-            await self._fail(request_record, request, "deadline_exceeded", "past the deadline")
-            return
+            return await self._fail(
+                request_record, request, "deadline_exceeded", "past the deadline"
+            )
         engine = self._runner.engine
         try:
             prompt = await self._runner.tokenize(partial(prompt_token_ids, engine, request))
         except InvalidRequest as exc:
-            await self._fail(request_record, request, "invalid_request", str(exc))
-            return
+            return await self._fail(request_record, request, "invalid_request", str(exc))
         except Exception as exc:
             log.exception("tokenizer failed on %s", request.inference_id)
-            await self._fail(request_record, request, "engine_error", repr(exc))
-            return
+            return await self._fail(request_record, request, "engine_error", repr(exc))
         total = len(prompt) + request.sampling.max_tokens
         if total > self._model.max_context_tokens:
             message = (
                 f"{len(prompt)} prompt tokens + max_tokens {request.sampling.max_tokens}"
                 f" > {self._model.max_context_tokens} context tokens of {self._model.name}"
             )
-            await self._fail(request_record, request, "context_length_exceeded", message)
-            return
+            return await self._fail(request_record, request, "context_length_exceeded", message)
         try:
             with tracer.start_as_current_span("executor.generate") as span:
                 span.set_attribute("attesta.inference_id", request.inference_id)
@@ -93,18 +99,17 @@ class Execution:
         except GenerationCancelled:
             if self._abandon.is_set():
                 raise Abandoned(request.inference_id) from None
-            await self._fail(request_record, request, "deadline_exceeded", "deadline passed")
-            return
+            return await self._fail(request_record, request, "deadline_exceeded", "deadline passed")
         except PublishFailed:
             raise
         except Exception as exc:
             # Answered and acked like any other outcome: a request that breaks the engine
             # must not come back forever.
             log.exception("engine failed on %s", request.inference_id)
-            await self._fail(request_record, request, "engine_error", repr(exc))
-            return
+            return await self._fail(request_record, request, "engine_error", repr(exc))
         self._recent.put(request_record.hash, record)
         await self._deliver(request, record)
+        return "finished"
 
     async def _generate(self, request: InferenceRequested, prompt: list[int]) -> Generation:
         sampling = request.sampling
@@ -122,7 +127,11 @@ class Execution:
             # Past the deadline the gateway has answered 504: the work would be wasted.
             return self._abandon.is_set() or _now_ms() > request.deadline_ms
 
-        generation = await self._runner.generate(spec, chunks.step, should_stop)
+        async def on_step(step: TokenStep) -> None:
+            self._tokens.inc()
+            await chunks.step(step)
+
+        generation = await self._runner.generate(spec, on_step, should_stop)
         await chunks.finish(generation.text)
         return generation
 
@@ -141,6 +150,7 @@ class Execution:
 
     async def _fail(
         self, request_record: SignedRecord, request: InferenceRequested, code: str, message: str
-    ) -> None:
+    ) -> Outcome:
         log.warning("%s failed (%s): %s", request.inference_id, code, message)
         await self._outbox.failed(request_record, request, code, message)
+        return "failed"

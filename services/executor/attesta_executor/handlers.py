@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from attesta_common.envelope import RecordRejected, SignedRecord, read_record
 from attesta_common.events import InferenceRequested
 from attesta_common.genesis import Genesis
+from attesta_common.metrics import EXECUTOR_IN_FLIGHT, EXECUTOR_REQUESTS
 from attesta_common.subjects import RECORDS_STREAM, inference_requested
 from faststream import AckPolicy, Context
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
@@ -22,7 +23,7 @@ from faststream.nats.message import NatsMessage
 from faststream.nats.subscriber.usecases import LogicSubscriber
 from nats.js.api import AckPolicy as JsAckPolicy
 
-from attesta_executor.execution import Abandoned, Execution
+from attesta_executor.execution import Abandoned, Execution, Outcome
 from attesta_executor.inflight import InFlight, keep_alive
 from attesta_executor.outbox import PublishFailed
 from attesta_executor.settings import ExecutorSettings
@@ -76,16 +77,18 @@ class RequestHandler:
         admitted = self.admit(message.body)
         if admitted is None:
             # Never redelivered: no retry turns a forged or misaddressed request valid.
+            EXECUTOR_REQUESTS.labels(outcome="rejected").inc()
             await message.ack()
             return
         if self.closing or self.execution is None:
             await message.nack(delay=self._settings.retry_delay_s)
             return
         record, request = admitted
-        with self._in_flight.track():
+        with self._in_flight.track(), EXECUTOR_IN_FLIGHT.track_inprogress():
             async with keep_alive(message, self._settings.progress_interval_s):
-                answered = await self._run(self.execution, record, request)
-        if answered:
+                outcome = await self._run(self.execution, record, request)
+        if outcome is not None:
+            EXECUTOR_REQUESTS.labels(outcome=outcome).inc()
             await message.ack()
             return
         # Back to the stream after a delay: long enough to outlive this process's pending
@@ -95,17 +98,16 @@ class RequestHandler:
 
     async def _run(
         self, execution: Execution, record: SignedRecord, request: InferenceRequested
-    ) -> bool:
-        """True once the outcome is published; False when the request must come back."""
+    ) -> Outcome | None:
+        """The outcome once it is published; None when the request must come back."""
         try:
-            await execution.run(record, request)
+            return await execution.run(record, request)
         except Abandoned:
             log.info("%s abandoned on shutdown; it will be redelivered", request.inference_id)
-            return False
+            return None
         except PublishFailed as exc:
             log.warning("%s: %s; redelivery expected", request.inference_id, exc)
-            return False
-        return True
+            return None
 
     @property
     def in_flight(self) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 from attesta_common.broker import ensure_streams, make_broker
 from attesta_common.genesis import Genesis, ModelSpec
 from attesta_common.keys import SigningKey
+from attesta_common.ops_server import OpsServer, start_ops_server
 from attesta_common.roles import Role
 from attesta_common.subjects import RECORDS_STREAM
 from attesta_engine.port import Engine
@@ -88,6 +89,8 @@ class Executor:
         self._runner: EngineRunner | None = None
         # An engine loaded here is closed here (vLLM's engine process); one handed in is not.
         self._owns_engine = engine is None
+        # /health/live, /health/ready and /metrics; None when no ops port is configured.
+        self.ops_server: OpsServer | None = None
 
     @property
     def address(self) -> str:
@@ -107,7 +110,31 @@ class Executor:
             )
         return self.engine
 
+    def readiness(self) -> tuple[bool, str]:
+        """Ready to take requests: the engine is loaded and the broker is connected."""
+        missing = []
+        if self.handler.closing:
+            missing.append("shutting down")
+        if self._runner is None:
+            missing.append("engine not loaded")
+        if not self._broker_connected():
+            missing.append("broker not connected")
+        if missing:
+            return False, "; ".join(missing)
+        return True, f"serving {self.model.name}"
+
+    def _broker_connected(self) -> bool:
+        try:
+            return bool(self.broker.connection.is_connected)
+        except Exception:
+            # No connection yet (before start) reads as not connected.
+            return False
+
     async def start(self) -> None:
+        # First, so that liveness answers (and readiness says why not) while the model loads.
+        self.ops_server = await start_ops_server(
+            self.settings.ops_host, self.settings.ops_port, self.readiness
+        )
         engine = await self._load_engine()
         self._runner = EngineRunner(engine)
         self.handler.execution = Execution(
@@ -152,6 +179,9 @@ class Executor:
         if self._owns_engine and callable(close):
             await asyncio.to_thread(close)
             self.engine = None
+        ops_server, self.ops_server = self.ops_server, None
+        if ops_server is not None:
+            await ops_server.stop()
 
     async def __aenter__(self) -> Executor:
         await self.start()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -26,6 +27,7 @@ from attesta_common.events import (
 )
 from attesta_common.genesis import Genesis, ModelSpec
 from attesta_common.keys import SigningKey
+from attesta_common.metrics import VALIDATOR_CHECK_DURATION, VALIDATOR_CHECKS, VALIDATOR_DISPUTES
 from attesta_common.subjects import (
     EPOCH_SETTLED,
     INFERENCE_FINISHED_ALL,
@@ -138,6 +140,7 @@ class ValidatorHandlers:
                 "%s not drawn for a check (p=%.4f)", finished.inference_id, decision.probability
             )
             self._disputes.skipped(admitted)
+            VALIDATOR_CHECKS.labels(result="skipped").inc()
             return None
         return await self._check(admitted, keepalive, dispute=not decision.check)
 
@@ -146,9 +149,19 @@ class ValidatorHandlers:
     ) -> SignedRecord:
         """Run the check, sign and publish the verdict."""
         finished, request = admitted.finished, admitted.request
-        checks, reasons = await self._keep_alive(
-            self._run_check(request, finished, admitted.record.public_key), keepalive
-        )
+        started = time.perf_counter()
+        try:
+            checks, reasons = await self._keep_alive(
+                self._run_check(request, finished, admitted.record.public_key), keepalive
+            )
+        except Exception:
+            VALIDATOR_CHECKS.labels(result="error").inc()
+            raise
+        finally:
+            VALIDATOR_CHECK_DURATION.observe(time.perf_counter() - started)
+        VALIDATOR_CHECKS.labels(result="passed" if passed(checks) else "failed").inc()
+        if dispute:
+            VALIDATOR_DISPUTES.inc()
         record = sign_event(
             ValidationVerdict(
                 inference_id=finished.inference_id,

@@ -1,7 +1,8 @@
 """Entry point and composition root of the validator.
 
 `Validator` runs in-process (tests pass an already-loaded engine); `main()` builds it from
-the environment, loads the reference model and serves until SIGINT or SIGTERM.
+the environment and serves until SIGINT or SIGTERM, the reference model loaded at start
+(behind the ops endpoints, which answer from the first moment when a port is set).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from attesta_common.broker import ensure_streams, make_broker
 from attesta_common.events import CheckResults, InferenceFinished, InferenceRequested
 from attesta_common.genesis import Genesis, ModelSpec
 from attesta_common.keys import SigningKey
+from attesta_common.ops_server import OpsServer, start_ops_server
 from attesta_common.roles import Role
 from attesta_common.subjects import EPOCH_SETTLED, RECORDS_STREAM, seed_committed
 from attesta_common.telemetry import setup_logging, setup_tracing
@@ -52,7 +54,8 @@ def served_model(genesis: Genesis, address: str, model_name: str) -> ModelSpec:
 
 
 class Validator:
-    """The validator service in one object: `await start()`, later `await stop()`."""
+    """The validator service in one object: `await start()`, later `await stop()`. Without
+    an `engine` the reference model is loaded by `start()`."""
 
     def __init__(
         self,
@@ -60,11 +63,12 @@ class Validator:
         *,
         genesis: Genesis,
         key: SigningKey,
-        engine: CheckingEngine,
+        engine: CheckingEngine | None = None,
         tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.model = served_model(genesis, key.address, settings.model)
         self.address = key.address
+        self._settings = settings
         self._engine = engine
         # One check at a time in one thread: the engine serialises its forward passes
         # anyway, and the event loop stays free for heartbeats and in-progress acks.
@@ -83,15 +87,41 @@ class Validator:
         register_subscribers(self._broker, self._handlers, settings)
         self._reveal_interval_s = settings.reveal_interval_s
         self._reveals: asyncio.Task[None] | None = None
+        self._stopping = False
+        # /health/live, /health/ready and /metrics; None when no ops port is configured.
+        self.ops_server: OpsServer | None = None
+
+    def readiness(self) -> tuple[bool, str]:
+        """Ready to check: the reference model is loaded and the broker is connected."""
+        missing = []
+        if self._stopping:
+            missing.append("shutting down")
+        if self._engine is None:
+            missing.append("engine not loaded")
+        if not self._broker_connected():
+            missing.append("broker not connected")
+        if missing:
+            return False, "; ".join(missing)
+        return True, f"checking {self.model.name}"
+
+    def _broker_connected(self) -> bool:
+        try:
+            return bool(self._broker.connection.is_connected)
+        except Exception:
+            # No connection yet (before start) reads as not connected.
+            return False
 
     async def _run_check(
         self, request: InferenceRequested, finished: InferenceFinished, signer_public_key: str
     ) -> tuple[CheckResults, list[str]]:
+        engine = self._engine
+        if engine is None:
+            raise RuntimeError("the reference engine is not loaded")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._pool,
             lambda: check_inference(
-                self._engine,
+                engine,
                 self.model,
                 request,
                 finished,
@@ -100,6 +130,18 @@ class Validator:
         )
 
     async def start(self) -> None:
+        # First, so that liveness answers (and readiness says why not) while the model loads.
+        self.ops_server = await start_ops_server(
+            self._settings.ops_host, self._settings.ops_port, self.readiness
+        )
+        if self._engine is None:
+            log.info("loading the reference model %s", self.model.name)
+            self._engine = await asyncio.to_thread(
+                load_reference_engine,
+                self.model,
+                cache_dir=self._settings.model_cache_dir,
+                threads=self._settings.torch_threads,
+            )
         connection = await self._broker.connect()
         js = connection.jetstream()
         await ensure_streams(js)
@@ -133,6 +175,7 @@ class Validator:
                 absorb(message.data)
 
     async def stop(self) -> None:
+        self._stopping = True
         reveals, self._reveals = self._reveals, None
         if reveals is not None:
             reveals.cancel()
@@ -141,21 +184,19 @@ class Validator:
         # A check still running finishes in its thread; its record was not acked and
         # comes back to this validator's durable consumer after the ack deadline.
         self._pool.shutdown(wait=False, cancel_futures=True)
+        ops_server, self.ops_server = self.ops_server, None
+        if ops_server is not None:
+            await ops_server.stop()
 
 
 def build_validator(
     settings: ValidatorSettings, tracer_provider: TracerProvider | None = None
 ) -> Validator:
+    """The validator of the configured key; a wrong key or model fails here, before the
+    reference model is loaded (by `start()`)."""
     genesis = Genesis.load(settings.genesis_path)
     key = SigningKey.load(settings.key_path)
-    # Fail on a wrong key or model before spending time on loading the model.
-    model = served_model(genesis, key.address, settings.model)
-    engine = load_reference_engine(
-        model, cache_dir=settings.model_cache_dir, threads=settings.torch_threads
-    )
-    return Validator(
-        settings, genesis=genesis, key=key, engine=engine, tracer_provider=tracer_provider
-    )
+    return Validator(settings, genesis=genesis, key=key, tracer_provider=tracer_provider)
 
 
 async def serve(validator: Validator) -> None:
@@ -163,7 +204,11 @@ async def serve(validator: Validator) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await validator.start()
+    try:
+        await validator.start()
+    except BaseException:
+        await validator.stop()
+        raise
     try:
         await stop.wait()
     finally:

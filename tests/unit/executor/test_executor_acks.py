@@ -11,12 +11,18 @@ from attesta_common.events import ChatMessage, InferenceRequested, SamplingParam
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey
 from attesta_devnet.genesis_builder import DevnetKeys
-from attesta_executor.execution import Abandoned
+from attesta_executor.execution import Abandoned, Outcome
 from attesta_executor.handlers import RequestHandler, consumer_config
 from attesta_executor.outbox import PublishFailed
 from attesta_executor.settings import ExecutorSettings
+from prometheus_client import REGISTRY
 
 MODEL = "SmolLM2-135M-Instruct"
+
+
+def requests_counted(outcome: str) -> float:
+    """attesta_executor_requests_total by outcome (the registry is process-global)."""
+    return REGISTRY.get_sample_value("attesta_executor_requests_total", {"outcome": outcome}) or 0.0
 
 
 class Message:
@@ -39,10 +45,11 @@ class Execution:
         self.error = error
         self.ran: list[str] = []
 
-    async def run(self, record: SignedRecord, request: InferenceRequested) -> None:
+    async def run(self, record: SignedRecord, request: InferenceRequested) -> Outcome:
         self.ran.append(request.inference_id)
         if self.error is not None:
             raise self.error
+        return "finished"
 
 
 def signed(signer: SigningKey, executor: str, model: str = MODEL) -> bytes:
@@ -88,11 +95,13 @@ async def test_refused_requests_are_acked_and_never_run(
         signed(devnet_keys.gateway, devnet_keys.executors[1].address),
         signed(devnet_keys.gateway, me, model="gpt-9"),
     ]
+    rejected = requests_counted("rejected")
     for body in refused:
         message = Message(body)
         await handler.handle(message)  # type: ignore[arg-type]
         assert message.outcome == ("ack", None)
     assert execution.ran == []
+    assert requests_counted("rejected") == rejected + len(refused)
 
 
 @pytest.mark.parametrize(
@@ -112,9 +121,13 @@ async def test_outcome_decides_the_ack(
 ) -> None:
     handler = handler_for(genesis, devnet_keys, settings, Execution(error))
     message = Message(signed(devnet_keys.gateway, devnet_keys.executors[0].address))
+    finished = requests_counted("finished")
     await handler.handle(message)  # type: ignore[arg-type]
     assert message.outcome == outcome
     assert handler.in_flight == 0 and await handler.wait_idle(0)
+    # Counted once answered; a request handed back to the stream is not an outcome yet.
+    assert requests_counted("finished") == finished + (error is None)
+    assert REGISTRY.get_sample_value("attesta_executor_in_flight") == 0
 
 
 async def test_a_closing_executor_hands_requests_back(
