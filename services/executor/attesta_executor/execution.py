@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 from attesta_common.envelope import SignedRecord
 from attesta_common.events import InferenceFinished, InferenceRequested
@@ -22,6 +22,7 @@ from attesta_common.metrics import EXECUTOR_TOKENS
 from attesta_common.stream import StreamEvent
 from attesta_engine.port import Generation, GenerationCancelled, GenerationSpec, TokenStep
 from opentelemetry import trace
+from opentelemetry.trace import Tracer
 
 from attesta_executor.chunks import ChunkStream
 from attesta_executor.engine_runner import EngineRunner
@@ -30,7 +31,6 @@ from attesta_executor.recent import RecentRecords
 from attesta_executor.records import InvalidRequest, finished_record, prompt_token_ids
 
 log = logging.getLogger(__name__)
-tracer = trace.get_tracer(__name__)
 
 
 # What the client heard: the finished record, or a signed InferenceFailed.
@@ -39,6 +39,22 @@ Outcome = Literal["finished", "failed"]
 
 class Abandoned(Exception):
     """The executor is shutting down and gave the generation up; it will be redelivered."""
+
+
+def _request_attributes(request: InferenceRequested, prompt_tokens: int) -> dict[str, Any]:
+    """OpenTelemetry gen_ai semantic-convention attributes of one generation."""
+    sampling = request.sampling
+    return {
+        "attesta.inference_id": request.inference_id,
+        "gen_ai.system": "attesta",
+        "gen_ai.operation.name": "chat" if request.endpoint == "chat" else "text_completion",
+        "gen_ai.request.model": request.model,
+        "gen_ai.request.temperature": sampling.temperature,
+        "gen_ai.request.top_p": sampling.top_p,
+        "gen_ai.request.max_tokens": sampling.max_tokens,
+        "gen_ai.request.seed": sampling.seed,
+        "gen_ai.usage.input_tokens": prompt_tokens,
+    }
 
 
 def _now_ms() -> int:
@@ -55,7 +71,9 @@ class Execution:
         outbox: Outbox,
         recent: RecentRecords,
         abandon: threading.Event,
+        tracer: Tracer | None = None,
     ) -> None:
+        self._tracer = tracer or trace.get_tracer(__name__)
         self._key = key
         self._model = model
         self._runner = runner
@@ -91,10 +109,11 @@ class Execution:
             )
             return await self._fail(request_record, request, "context_length_exceeded", message)
         try:
-            with tracer.start_as_current_span("executor.generate") as span:
-                span.set_attribute("attesta.inference_id", request.inference_id)
+            with self._tracer.start_as_current_span("executor.generate") as span:
+                span.set_attributes(_request_attributes(request, len(prompt)))
                 generation = await self._generate(request, prompt)
-                span.set_attribute("attesta.completion_tokens", len(generation.output_token_ids))
+                span.set_attribute("gen_ai.usage.output_tokens", len(generation.output_token_ids))
+                span.set_attribute("gen_ai.response.finish_reasons", [generation.finish_reason])
             record = finished_record(self._key, request_record, request, generation)
         except GenerationCancelled:
             if self._abandon.is_set():
@@ -127,7 +146,13 @@ class Execution:
             # Past the deadline the gateway has answered 504: the work would be wasted.
             return self._abandon.is_set() or _now_ms() > request.deadline_ms
 
+        started = time.perf_counter()
+
         async def on_step(step: TokenStep) -> None:
+            if step.position == 0:
+                trace.get_current_span().set_attribute(
+                    "attesta.time_to_first_token_s", time.perf_counter() - started
+                )
             self._tokens.inc()
             await chunks.step(step)
 

@@ -20,6 +20,7 @@ from attesta_common.subjects import RECORDS_STREAM
 from attesta_engine.port import Engine
 from attesta_engine.vllm_options import EngineLoadError
 from faststream.nats.subscriber.usecases import LogicSubscriber
+from opentelemetry import trace
 from opentelemetry.trace import TracerProvider
 
 from attesta_executor.engine_choice import build_engine
@@ -71,6 +72,7 @@ class Executor:
         self.engine = engine
         self.ready = False
         self.broker = make_broker(settings.nats_url, tracer_provider)
+        self._tracer = trace.get_tracer("attesta.executor", tracer_provider=tracer_provider)
         self.handler = RequestHandler(genesis, key.address, self.model.name, settings)
         self.heartbeat = Heartbeat(
             self.broker,
@@ -144,6 +146,7 @@ class Executor:
             outbox=Outbox(self.broker, self.key),
             recent=RecentRecords(self.settings.recent_records),
             abandon=self._abandon,
+            tracer=self._tracer,
         )
         await self.broker.connect()
         js = self.broker.connection.jetstream()

@@ -160,3 +160,11 @@ async def test_one_inference_is_one_trace(
         assert child.parent.span_id == parent.context.span_id, (parent.name, child.name)
     assert server.attributes is not None
     assert server.attributes["attesta.inference_id"] == reply.json()["id"]
+    generate = next(s for s in spans if s.name == "executor.generate")
+    assert generate.parent is not None and generate.parent.span_id == chain[2].context.span_id
+    attributes = dict(generate.attributes or {})
+    usage = reply.json()["usage"]
+    assert attributes["gen_ai.request.model"] == "SmolLM2-135M-Instruct"
+    assert attributes["gen_ai.usage.input_tokens"] == usage["prompt_tokens"]
+    assert attributes["gen_ai.usage.output_tokens"] == usage["completion_tokens"]
+    assert float(attributes["attesta.time_to_first_token_s"]) > 0
