@@ -60,3 +60,10 @@ SETTLEMENT_DURATION = Histogram(
 )
 LAST_SETTLED_EPOCH = Gauge("attesta_settler_last_settled_epoch", "highest settled epoch")
 PROJECTION_POSITION = Gauge("attesta_settler_projection_position", "stream sequence projected")
+
+# every consumer of JetStream work
+CONSUMER_BACKLOG = Gauge(
+    "attesta_consumer_backlog",
+    "messages waiting for a durable consumer (pending + delivered but unacked): queue depth",
+    ["consumer"],
+)

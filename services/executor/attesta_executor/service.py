@@ -11,6 +11,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
+from attesta_common.backlog import poll_backlog
 from attesta_common.broker import ensure_streams, make_broker
 from attesta_common.genesis import Genesis, ModelSpec
 from attesta_common.keys import SigningKey
@@ -73,6 +74,7 @@ class Executor:
         self.ready = False
         self.broker = make_broker(settings.nats_url, tracer_provider)
         self._tracer = trace.get_tracer("attesta.executor", tracer_provider=tracer_provider)
+        self._backlog: asyncio.Task[None] | None = None
         self.handler = RequestHandler(genesis, key.address, self.model.name, settings)
         self.heartbeat = Heartbeat(
             self.broker,
@@ -153,7 +155,11 @@ class Executor:
         await ensure_streams(js)
         # Created (or updated: a changed capacity) here rather than on first subscribe,
         # which keeps an existing consumer's old settings.
-        await js.add_consumer(RECORDS_STREAM, consumer_config(self.settings, self.address))
+        config = consumer_config(self.settings, self.address)
+        await js.add_consumer(RECORDS_STREAM, config)
+        self._backlog = asyncio.create_task(
+            poll_backlog(js, RECORDS_STREAM, str(config.durable_name)), name="executor-backlog"
+        )
         self.heartbeat.start()
         await self.broker.start()
         self.ready = True
@@ -174,6 +180,9 @@ class Executor:
             self._abandon.set()
             await self.handler.wait_idle(_ABANDON_WAIT_S)
         await self.heartbeat.stop()
+        if self._backlog is not None:
+            self._backlog.cancel()
+            self._backlog = None
         await self.broker.stop()
         if self._runner is not None:
             self._runner.close()

@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import nats.js.errors
+from attesta_common.backlog import poll_backlog
 from attesta_common.broker import ensure_streams, make_broker
 from attesta_common.events import CheckResults, InferenceFinished, InferenceRequested
 from attesta_common.genesis import Genesis, ModelSpec
@@ -87,6 +88,7 @@ class Validator:
         register_subscribers(self._broker, self._handlers, settings)
         self._reveal_interval_s = settings.reveal_interval_s
         self._reveals: asyncio.Task[None] | None = None
+        self._backlog: asyncio.Task[None] | None = None
         self._stopping = False
         # /health/live, /health/ready and /metrics; None when no ops port is configured.
         self.ops_server: OpsServer | None = None
@@ -148,6 +150,10 @@ class Validator:
         await self._prime(js)
         await self._broker.start()
         self._reveals = asyncio.create_task(self._reveal_loop(), name="validator-reveals")
+        self._backlog = asyncio.create_task(
+            poll_backlog(js, RECORDS_STREAM, self._settings.durable_for(self.address)),
+            name="validator-backlog",
+        )
         log.info("validator %s checking %s", self.address, self.model.name)
 
     async def _reveal_loop(self) -> None:
@@ -176,10 +182,11 @@ class Validator:
 
     async def stop(self) -> None:
         self._stopping = True
-        reveals, self._reveals = self._reveals, None
-        if reveals is not None:
-            reveals.cancel()
-            await asyncio.wait({reveals})
+        for task in (self._reveals, self._backlog):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait({task})
+        self._reveals = self._backlog = None
         await self._broker.stop()
         # A check still running finishes in its thread; its record was not acked and
         # comes back to this validator's durable consumer after the ack deadline.
