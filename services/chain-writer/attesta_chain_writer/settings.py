@@ -43,6 +43,8 @@ class ChainWriterSettings(ServiceSettings):
     cosmos_poll_interval_s: float = Field(default=1.0, gt=0)
     cosmos_retries: int = Field(default=5, ge=0)
     cosmos_backoff_s: float = Field(default=0.5, ge=0)
+    # Per LCD request (connect and read); cosmpy itself waits for ever.
+    cosmos_request_timeout_s: float = Field(default=10.0, gt=0)
 
     @property
     def batch_interval_s(self) -> float:

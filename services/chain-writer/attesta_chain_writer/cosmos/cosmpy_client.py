@@ -3,9 +3,17 @@
 It uses the raw query and tx services rather than `LedgerClient.broadcast_tx` and
 friends, because those take cosmpy `Transaction` objects and hide the memo and the error
 code, and the anchor works with stored, already signed bytes.
+
+cosmpy's REST client sends its requests without a timeout, so a node that accepts the
+connection and never answers would hold the anchor's worker thread (and its lock) for
+ever: the adapter mounts a transport with a timeout on that client's session. A timed
+out broadcast may still have reached the node; the anchor looks the transaction up and
+resends the same bytes, so that is safe.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import grpc
 import requests
@@ -19,6 +27,8 @@ from cosmpy.protos.cosmos.tx.v1beta1.service_pb2 import (
     GetTxRequest,
     SimulateRequest,
 )
+from cosmpy.tx.rest_client import TxRestClient
+from google.protobuf.json_format import ParseError
 
 from attesta_chain_writer.cosmos.chain_port import (
     CODE_TX_IN_MEMPOOL,
@@ -30,12 +40,37 @@ from attesta_chain_writer.cosmos.chain_port import (
     SequenceMismatch,
 )
 
-# cosmpy's REST client turns every non-200 answer into a RuntimeError carrying the body.
-_TRANSPORT_ERRORS = (requests.RequestException, grpc.RpcError, RuntimeError, OSError)
+# cosmpy's REST client turns every non-200 answer into a RuntimeError carrying the body;
+# a 200 answer that is not the expected JSON (a proxy's page, say) fails to parse.
+_TRANSPORT_ERRORS = (
+    requests.RequestException,
+    grpc.RpcError,
+    RuntimeError,
+    OSError,
+    ParseError,
+    ValueError,
+    KeyError,
+)
+DEFAULT_TIMEOUT_S = 10.0
+
+
+class _TimeoutAdapter(requests.adapters.HTTPAdapter):
+    """Gives every request of the session a (connect, read) timeout unless it has one."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__()
+        self._timeout_s = timeout_s
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self._timeout_s
+        return super().send(request, **kwargs)
 
 
 class CosmpyChain:
-    def __init__(self, url: str, chain_id: str, denom: str) -> None:
+    def __init__(
+        self, url: str, chain_id: str, denom: str, timeout_s: float = DEFAULT_TIMEOUT_S
+    ) -> None:
         self.chain_id = chain_id
         config = NetworkConfig(
             chain_id=chain_id,
@@ -45,6 +80,12 @@ class CosmpyChain:
             staking_denomination=denom,
         )
         self._client = LedgerClient(config)
+        if isinstance(self._client.txs, TxRestClient):
+            # One session serves every REST query and the broadcast.
+            adapter = _TimeoutAdapter(timeout_s)
+            session = self._client.txs.rest_client._session
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
 
     def account(self, address: str) -> AccountInfo:
         try:

@@ -26,7 +26,12 @@ def build_cosmos_anchor(
 ) -> CosmosAnchor:
     """The anchor over cosmpy, or over `chain` (a test double of the same port)."""
     if chain is None:
-        chain = CosmpyChain(settings.cosmos_url, settings.cosmos_chain_id, settings.cosmos_denom)
+        chain = CosmpyChain(
+            settings.cosmos_url,
+            settings.cosmos_chain_id,
+            settings.cosmos_denom,
+            timeout_s=settings.cosmos_request_timeout_s,
+        )
     fees = FeePolicy(
         denom=settings.cosmos_denom,
         fee_amount=settings.cosmos_fee_amount,
