@@ -13,7 +13,7 @@ from bench.detection.harness import Harness, Request, sampling_of
 from bench.detection.scenarios_model import Build
 from bench.detection.workload import sample
 
-Forge = Callable[[Harness, Request, Run, random.Random], TopKArtifact]
+Forge = Callable[[Harness, Request, Run, random.Random], TopKArtifact | None]
 
 
 def _random(h: Harness, request: Request, run: Run, rng: random.Random) -> TopKArtifact:
@@ -42,11 +42,18 @@ def _perturbed(h: Harness, request: Request, run: Run, rng: random.Random) -> To
     return TopKArtifact.build(h.model.top_k, ids, lps)
 
 
-def _copied(h: Harness, request: Request, run: Run, rng: random.Random) -> TopKArtifact:
-    """The artifact of another request (same prompt, another seed), attached unchanged."""
-    other = sampling_of(request.sample)
-    other = type(other)(other.temperature, other.top_p, other.seed + 1)
-    donor = h.run(None, request.prompt_ids, other, len(run.tokens))
+def _copied(h: Harness, request: Request, run: Run, rng: random.Random) -> TopKArtifact | None:
+    """The artifact of another request (another prompt), attached unchanged.
+
+    None when the donor's table is the honest one (it cannot be under another prompt, but
+    a greedy donor under the same prompt would be): then nothing dishonest was sent.
+    """
+    donor_request = h.request(sample(rng.randrange(10_000, 20_000), len(run.tokens)))
+    donor = h.run(
+        None, donor_request.prompt_ids, sampling_of(donor_request.sample), len(run.tokens)
+    )
+    if list(donor.ids) == list(run.ids) and list(donor.logprobs) == list(run.logprobs):
+        return None
     return TopKArtifact.build(h.model.top_k, donor.ids, donor.logprobs)
 
 
@@ -74,11 +81,11 @@ def _token_missing(h: Harness, request: Request, run: Run, rng: random.Random) -
 
 
 def _forged(forge: Forge) -> Build:
-    def build(h: Harness, index: int, max_tokens: int) -> SignedRecord:
+    def build(h: Harness, index: int, max_tokens: int) -> SignedRecord | None:
         request = h.request(sample(index, max_tokens))
         run = h.run(None, request.prompt_ids, sampling_of(request.sample), max_tokens)
         table = forge(h, request, run, random.Random(index))
-        return h.finish(request, run, artifact=table)
+        return None if table is None else h.finish(request, run, artifact=table)
 
     return build
 
