@@ -29,17 +29,12 @@ from attesta_common.genesis import Genesis, ModelSpec
 from attesta_common.keys import SigningKey
 from attesta_common.metrics import VALIDATOR_CHECK_DURATION, VALIDATOR_CHECKS, VALIDATOR_DISPUTES
 from attesta_common.subjects import (
-    EPOCH_SETTLED,
-    INFERENCE_FINISHED_ALL,
-    RECORDS_STREAM,
-    VERDICTS_ALL,
     seed_committed,
     seed_revealed,
     verdict,
 )
 from faststream.exceptions import NackMessage
-from faststream.middlewares import AckPolicy
-from faststream.nats import ConsumerConfig, DeliverPolicy, JStream, NatsBroker, NatsMessage, PullSub
+from faststream.nats import NatsBroker, NatsMessage
 
 from attesta_validator.admission import Admitted, admit_finished
 from attesta_validator.check import passed
@@ -300,57 +295,3 @@ class ValidatorHandlers:
             self._commitments.mark(committed.epoch)
             # The previous epoch's reveal may not have gone out before the restart.
             self._commitments.expect_reveal(committed.epoch - 1)
-
-
-def register_subscribers(
-    broker: NatsBroker, handlers: ValidatorHandlers, settings: ValidatorSettings
-) -> None:
-    # The stream is created by `ensure_streams` at start; FastStream must not redeclare it.
-    stream = JStream(name=RECORDS_STREAM, declare=False)
-
-    async def on_finished(msg: NatsMessage) -> None:
-        await handlers.on_finished(msg)
-
-    async def on_settled(msg: NatsMessage) -> None:
-        await handlers.on_settled(msg)
-
-    async def on_verdict(msg: NatsMessage) -> None:
-        await handlers.on_verdict(msg)
-
-    broker.subscriber(
-        INFERENCE_FINISHED_ALL,
-        stream=stream,
-        durable=settings.durable_for(handlers.address),
-        pull_sub=PullSub(batch_size=1, timeout=settings.fetch_timeout_s),
-        config=ConsumerConfig(
-            deliver_policy=DeliverPolicy.ALL,
-            ack_wait=settings.ack_wait_s,
-            max_deliver=settings.max_deliver,
-        ),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-    )(on_finished)
-    # Every verdict, for disputes: a durable consumer, so failed verdicts published while
-    # this validator was down are still answered.
-    broker.subscriber(
-        VERDICTS_ALL,
-        stream=stream,
-        durable=settings.dispute_durable_for(handlers.address),
-        pull_sub=PullSub(batch_size=1, timeout=settings.fetch_timeout_s),
-        config=ConsumerConfig(
-            deliver_policy=DeliverPolicy.ALL,
-            ack_wait=settings.ack_wait_s,
-            max_deliver=settings.max_deliver,
-        ),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-    )(on_verdict)
-    # Settlements from the newest one on (older ones only matter to a backlog, which is then
-    # decided with reputation 0, checking everything): an ordered (ephemeral, gap-free)
-    # consumer that starts at the last one on the subject and follows the new ones.
-    broker.subscriber(
-        EPOCH_SETTLED,
-        stream=stream,
-        ordered_consumer=True,
-        idle_heartbeat=5.0,
-        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
-        ack_policy=AckPolicy.MANUAL,
-    )(on_settled)

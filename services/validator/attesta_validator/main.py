@@ -28,10 +28,11 @@ from nats.js import JetStreamContext
 from opentelemetry.trace import TracerProvider
 
 from attesta_validator.check import CheckingEngine, check_inference
-from attesta_validator.handlers import ValidatorHandlers, register_subscribers
+from attesta_validator.handlers import ValidatorHandlers
 from attesta_validator.reputation import ReputationBook
 from attesta_validator.selection import SeedCommitments
 from attesta_validator.settings import ValidatorSettings
+from attesta_validator.subscribers import register_subscribers
 
 log = logging.getLogger(__name__)
 
