@@ -66,3 +66,7 @@ bench-economics: install
 .PHONY: bench-detection
 bench-detection: install
 	$(VENV)/bin/python -m bench.detection
+
+.PHONY: bench-overhead
+bench-overhead: install
+	$(VENV)/bin/python -m bench.overhead
