@@ -27,11 +27,12 @@ from attesta_engine.port import (
     TokenStep,
 )
 from attesta_engine.text_stream import safe_prefix_length, stop_index
+from attesta_engine.tokenization import Tokenization
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-class ReferenceEngine:
+class ReferenceEngine(Tokenization):
     def __init__(
         self,
         model_dir: Path,
@@ -72,23 +73,6 @@ class ReferenceEngine:
     @property
     def vocab_size(self) -> int:
         return int(self._model.config.vocab_size)
-
-    def chat_prompt_ids(self, messages: Sequence[dict[str, str]]) -> list[int]:
-        encoded = self._tokenizer.apply_chat_template(
-            list(messages), add_generation_prompt=True, tokenize=True
-        )
-        ids = encoded["input_ids"] if hasattr(encoded, "keys") else encoded
-        return [int(i) for i in ids]
-
-    def text_prompt_ids(self, prompt: str) -> list[int]:
-        return [int(i) for i in self._tokenizer.encode(prompt, add_special_tokens=False)]
-
-    def token_text(self, token_id: int) -> str:
-        return str(self._tokenizer.decode([token_id], skip_special_tokens=False))
-
-    def decode(self, token_ids: Sequence[int]) -> str:
-        visible = [t for t in token_ids if t not in self.eos_token_ids]
-        return str(self._tokenizer.decode(visible, skip_special_tokens=True))
 
     def generate(
         self,

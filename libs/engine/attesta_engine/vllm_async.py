@@ -30,6 +30,7 @@ from attesta_engine.port import (
     TokenStep,
 )
 from attesta_engine.steps import StepBuilder
+from attesta_engine.tokenization import Tokenization
 from attesta_engine.vllm_choice import SEED_ARG, AttestaChoice
 from attesta_engine.vllm_engine import SCORE_WIDTH_FACTOR, ranked, score_rows
 
@@ -38,7 +39,7 @@ T = TypeVar("T")
 _POLL_S = 0.1
 
 
-class AsyncVllmEngine:
+class AsyncVllmEngine(Tokenization):
     def __init__(
         self, model_dir: Path, *, model_name: str, top_k: int = 5, **engine_args: Any
     ) -> None:
@@ -70,23 +71,6 @@ class AsyncVllmEngine:
     @property
     def vocab_size(self) -> int:
         return int(self._llm.model_config.get_vocab_size())
-
-    def chat_prompt_ids(self, messages: Sequence[dict[str, str]]) -> list[int]:
-        encoded = self._tokenizer.apply_chat_template(
-            list(messages), add_generation_prompt=True, tokenize=True
-        )
-        ids = encoded["input_ids"] if hasattr(encoded, "keys") else encoded
-        return [int(i) for i in ids]
-
-    def text_prompt_ids(self, prompt: str) -> list[int]:
-        return [int(i) for i in self._tokenizer.encode(prompt, add_special_tokens=False)]
-
-    def token_text(self, token_id: int) -> str:
-        return str(self._tokenizer.decode([token_id], skip_special_tokens=False))
-
-    def decode(self, token_ids: Sequence[int]) -> str:
-        visible = [t for t in token_ids if t not in self.eos_token_ids]
-        return str(self._tokenizer.decode(visible, skip_special_tokens=True))
 
     def _request_id(self) -> str:
         self._counter += 1  # only ever touched on the engine loop

@@ -23,6 +23,7 @@ from attesta_engine.port import (
     TokenStep,
 )
 from attesta_engine.text_stream import safe_prefix_length, stop_index
+from attesta_engine.tokenization import Tokenization
 from attesta_engine.vllm_choice import SEED_ARG, AttestaChoice
 
 # Prefill top-k is wider than the artifact's so that the reported tokens of an honest
@@ -35,7 +36,7 @@ def ranked(entry: dict[int, Any], k: int) -> tuple[tuple[int, ...], tuple[float,
     return tuple(t for t, _ in ranked), tuple(float(lp.logprob) for _, lp in ranked)
 
 
-class VllmEngine:
+class VllmEngine(Tokenization):
     def __init__(
         self,
         model_dir: Path,
@@ -62,23 +63,6 @@ class VllmEngine:
     @property
     def vocab_size(self) -> int:
         return int(self._llm.llm_engine.model_config.get_vocab_size())
-
-    def chat_prompt_ids(self, messages: Sequence[dict[str, str]]) -> list[int]:
-        encoded = self._tokenizer.apply_chat_template(
-            list(messages), add_generation_prompt=True, tokenize=True
-        )
-        ids = encoded["input_ids"] if hasattr(encoded, "keys") else encoded
-        return [int(i) for i in ids]
-
-    def text_prompt_ids(self, prompt: str) -> list[int]:
-        return [int(i) for i in self._tokenizer.encode(prompt, add_special_tokens=False)]
-
-    def token_text(self, token_id: int) -> str:
-        return str(self._tokenizer.decode([token_id], skip_special_tokens=False))
-
-    def decode(self, token_ids: Sequence[int]) -> str:
-        visible = [t for t in token_ids if t not in self.eos_token_ids]
-        return str(self._tokenizer.decode(visible, skip_special_tokens=True))
 
     def _request_id(self) -> str:
         self._counter += 1
