@@ -12,6 +12,7 @@ import json
 import os
 import statistics
 import sys
+from typing import Any
 
 from attesta_common.events import SamplingParams
 from attesta_engine.model_store import REFERENCE_MODEL, ensure_reference_model
@@ -36,17 +37,28 @@ THRESHOLD, TOLERANCE = 2e-4, 1e-3
 
 
 def main() -> None:
-    from attesta_engine.vllm_engine import VllmEngine  # needs vllm: this env only
+    from attesta_engine.vllm_async import AsyncVllmEngine  # needs vllm: this env only
 
     count = int(os.environ.get("PROMPTS", str(len(PROMPTS))))
     tokens = int(os.environ.get("TOKENS", "32"))
     model_dir = ensure_reference_model()
     engines = {
         "reference": ReferenceEngine(model_dir, model_name=REFERENCE_MODEL, threads=2),
-        "vllm": VllmEngine(
-            model_dir, model_name=REFERENCE_MODEL, max_model_len=512, enforce_eager=True
+        "vllm": AsyncVllmEngine(
+            model_dir,
+            model_name=REFERENCE_MODEL,
+            dtype="float32",
+            max_model_len=512,
+            enforce_eager=True,
         ),
     }
+    try:
+        _measure(engines, count, tokens)
+    finally:
+        engines["vllm"].close()
+
+
+def _measure(engines: dict[str, Any], count: int, tokens: int) -> None:
     stats: dict[str, dict[str, list[float]]] = {}
     identical = total = 0
     work = list(itertools.product(PROMPTS[:count], MODES.items()))

@@ -14,19 +14,17 @@ from pathlib import Path
 from typing import Any, cast
 
 import torch
-from attesta_common.artifact import TopKArtifact
 from attesta_common.sampling import choose_token
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from attesta_engine.port import (
-    FinishReason,
     Generation,
     GenerationCancelled,
     GenerationSpec,
     PositionScores,
     TokenStep,
 )
-from attesta_engine.text_stream import safe_prefix_length, stop_index
+from attesta_engine.steps import StepBuilder
 from attesta_engine.tokenization import Tokenization
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -89,15 +87,10 @@ class ReferenceEngine(Tokenization):
         on_step: Callable[[TokenStep], None] | None,
         should_stop: Callable[[], bool] | None,
     ) -> Generation:
-        output: list[int] = []
-        top_ids: list[tuple[int, ...]] = []
-        top_lps: list[tuple[float, ...]] = []
-        emitted = 0
-        text = ""
-        finish: FinishReason = "length"
+        steps = StepBuilder(spec, self.top_k, self.eos_token_ids, self.decode)
         step_input = torch.tensor([spec.prompt_token_ids], dtype=torch.long)
         cache = None
-        for position in range(spec.max_tokens):
+        while not steps.done:
             if should_stop is not None and should_stop():
                 raise GenerationCancelled
             result = self._model(input_ids=step_input, use_cache=True, **{self._cache_arg: cache})
@@ -106,25 +99,13 @@ class ReferenceEngine(Tokenization):
             values, indices = torch.topk(logprobs, self.top_k)
             ids = tuple(int(i) for i in indices.tolist())
             lps = tuple(float(v) for v in values.tolist())
+            position = len(steps.output)
             token = choose_token(ids, lps, spec.temperature, spec.top_p, spec.seed, position)
-            output.append(token)
-            top_ids.append(ids)
-            top_lps.append(lps)
-            text = self.decode(output)
-            cut = stop_index(text, spec.stop)
-            done = token in self.eos_token_ids or cut is not None
-            if cut is not None:
-                text = text[:cut]
-            visible = len(text) if done else safe_prefix_length(text, spec.stop)
+            step = steps.add(token, ids, lps)
             if on_step is not None:
-                on_step(TokenStep(position, token, ids, lps, text[emitted:visible]))
-            emitted = max(emitted, visible)
-            if done:
-                finish = "stop"
-                break
+                on_step(step)
             step_input = torch.tensor([[token]], dtype=torch.long)
-        artifact = TopKArtifact.build(self.top_k, top_ids, top_lps)
-        return Generation(list(spec.prompt_token_ids), output, text, finish, artifact)
+        return steps.result()
 
     def score(
         self,

@@ -32,7 +32,7 @@ from attesta_engine.port import (
 from attesta_engine.steps import StepBuilder
 from attesta_engine.tokenization import Tokenization
 from attesta_engine.vllm_choice import SEED_ARG, AttestaChoice
-from attesta_engine.vllm_engine import SCORE_WIDTH_FACTOR, ranked, score_rows
+from attesta_engine.vllm_scoring import SCORE_WIDTH_FACTOR, ranked, score_rows
 
 T = TypeVar("T")
 # How often a generation waiting in vLLM's queue checks whether it should stop.
