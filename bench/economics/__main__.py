@@ -6,9 +6,7 @@ stderr, the plot to docs/economics.png, the summary as one JSON line to stdout.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +15,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from bench.economics import plot
+from bench.economics import plot, tables
+from bench.economics.cli import parse_args
 from bench.economics.model import Economics, Network, Rules, Validator
 from bench.economics.simulate import (
     CatchTimes,
@@ -30,7 +29,6 @@ from bench.economics.simulate import (
 )
 from bench.economics.strategies import (
     CHEATERS,
-    DEFAULT_DETECTION,
     HONEST,
     parse_detection,
 )
@@ -38,82 +36,6 @@ from bench.economics.strategies import (
 GOAL_WITHIN = 500
 GOAL_PROBABILITY = 0.99
 HEADLINE_RATE = 0.01
-
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name) or default
-
-
-def _args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench.economics", description=__doc__)
-    p.add_argument("--seed", type=int, default=int(_env("SEED", "7")), help="[SEED]")
-    p.add_argument("--trials", type=int, default=int(_env("TRIALS", "4000")), help="[TRIALS]")
-    p.add_argument(
-        "--epochs",
-        type=int,
-        default=int(_env("EPOCHS", "10")),
-        help="horizon of the time-to-catch study [EPOCHS]",
-    )
-    p.add_argument("--rates", default=_env("RATES", "0.01,0.05,0.1"), help="[RATES]")
-    detection = float(_env("DETECTION", str(DEFAULT_DETECTION)))
-    p.add_argument(
-        "--detection",
-        type=float,
-        default=detection,
-        help="per-check detection of a cheat [DETECTION]",
-    )
-    p.add_argument(
-        "--detection-rates",
-        default=_env("DETECTION_RATES", ""),
-        help="per-scenario rates: name=rate,... or bench.detection's JSON file [DETECTION_RATES]",
-    )
-    p.add_argument(
-        "--false-positive",
-        type=float,
-        default=float(_env("FALSE_POSITIVE", "0")),
-        help="P(a check fails honest work) [FALSE_POSITIVE]",
-    )
-    p.add_argument(
-        "--cost-to-fee",
-        type=float,
-        default=float(_env("COST_TO_FEE", "0.5")),
-        help="honest compute cost / fee [COST_TO_FEE]",
-    )
-    p.add_argument(
-        "--cheap-cost",
-        type=float,
-        default=float(_env("CHEAP_COST", "0.3")),
-        help="cheat compute cost / honest compute cost [CHEAP_COST]",
-    )
-    p.add_argument(
-        "--inferences",
-        type=int,
-        default=int(_env("INFERENCES_PER_EPOCH", "1000")),
-        help="per executor per epoch [INFERENCES_PER_EPOCH]",
-    )
-    p.add_argument(
-        "--slash",
-        type=float,
-        default=float(_env("SLASH_MULTIPLE", "1")),
-        help="the proposal's slash multiple [SLASH_MULTIPLE]",
-    )
-    p.add_argument("--plot", default=_env("PLOT", "docs/economics.png"), help="[PLOT]")
-    return p.parse_args()
-
-
-def _pct(rate: float) -> str:
-    return f"{rate * 100:g}%"
-
-
-def _fmt(value: float | None) -> str:
-    return "never" if value is None else f"{value:g}"
-
-
-def _table(title: str, header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = [title, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
-    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(lines) + "\n"
 
 
 def _lazy_networks() -> list[tuple[str, Network]]:
@@ -138,7 +60,7 @@ def _lazy_networks() -> list[tuple[str, Network]]:
 
 
 def main() -> None:
-    a = _args()
+    a = parse_args()
     rng = np.random.default_rng(a.seed)
     rates = [float(r) for r in a.rates.split(",") if r]
     economics = Economics(
@@ -164,7 +86,7 @@ def main() -> None:
         times = catch_times(
             rng, network, economics, current, scenario, full_time, a.trials, a.epochs
         )
-        label = _pct(rate)
+        label = tables.pct(rate)
         caught[label], closed[label] = times.caught, p_cheat
         medians[label] = CatchTimes.median(times.caught)
         marked_medians[label] = CatchTimes.median(times.marked)
@@ -175,9 +97,9 @@ def main() -> None:
                 f"{rate * a.detection:.5f}",
                 f"{geometric_within(p_cheat, GOAL_WITHIN):.4f}",
                 f"{times.within(GOAL_WITHIN):.4f}",
-                _fmt(geometric_median(p_cheat)),
-                _fmt(medians[label]),
-                _fmt(marked_medians[label]),
+                tables.fmt(geometric_median(p_cheat)),
+                tables.fmt(medians[label]),
+                tables.fmt(marked_medians[label]),
                 f"{np.mean(np.isinf(times.marked)):.3f}",
             ]
         )
@@ -190,7 +112,7 @@ def main() -> None:
                 geometric_within(rate * a.detection, GOAL_WITHIN), 4
             )
     report.append(
-        _table(
+        tables.table(
             "Full-time cheater: inferences until caught (first invalidated cheat) and until "
             f"marked invalid; {a.trials} trials, horizon {a.epochs} epochs of {a.inferences}",
             [
@@ -217,15 +139,15 @@ def main() -> None:
     combos = [(s, r) for r in rates for s in CHEATERS]
     for strategy, rate in tqdm(combos, desc="profit", file=sys.stderr):
         scenario = Scenario(rate, a.detection, a.false_positive)
-        key = f"{strategy.name}@{_pct(rate)}"
+        key = f"{strategy.name}@{tables.pct(rate)}"
         row = [key]
         for rules in (current, proposal):
             result = expected_profit(
                 rng, network, economics, rules, scenario, strategy, HONEST, a.trials
             )
             profit[rules.label][key] = round(result.profit)
-            pct = 100 * result.profit / result.honest_net
-            row += [f"{result.profit:+.0f} ± {result.stderr:.0f}", f"{pct:+.1f}%"]
+            share = 100 * result.profit / result.honest_net
+            row += [f"{result.profit:+.0f} ± {result.stderr:.0f}", f"{share:+.1f}%"]
             if rules is current:
                 row += [f"{result.p_caught:.3f}", f"{result.p_marked:.4f}"]
                 extra[key] = {
@@ -236,7 +158,7 @@ def main() -> None:
     reward = economics.executor_reward(network.executors)
     honest_net = economics.inferences_per_epoch * (economics.fee - economics.honest_cost) + reward
     report.append(
-        _table(
+        tables.table(
             f"Expected profit per epoch against an honest executor (honest net {honest_net:.0f}: "
             f"fee {economics.fee:g}, compute {economics.honest_cost:g}, cheat compute "
             f"{economics.cheat_cost:g}, reward share {reward:g})",
@@ -256,7 +178,7 @@ def main() -> None:
     small = max(a.trials // 4, 200)
     for strategy, rate in tqdm(combos, desc="fees-only", file=sys.stderr):
         scenario = Scenario(rate, a.detection, a.false_positive)
-        key = f"{strategy.name}@{_pct(rate)}"
+        key = f"{strategy.name}@{tables.pct(rate)}"
         row = [key]
         for rules in (current, proposal):
             result = expected_profit(
@@ -266,7 +188,7 @@ def main() -> None:
             row.append(f"{result.profit:+.0f} ({100 * result.profit / result.honest_net:+.1f}%)")
         rows.append(row)
     report.append(
-        _table(
+        tables.table(
             "Same, with no reward pool (fees only)",
             ["strategy@rate", current.label, proposal.label],
             rows,
@@ -289,13 +211,13 @@ def main() -> None:
             [
                 name,
                 f"{p_cheat:.5f}",
-                _fmt(geometric_median(p_cheat)),
-                _fmt(CatchTimes.median(times.caught)),
+                tables.fmt(geometric_median(p_cheat)),
+                tables.fmt(CatchTimes.median(times.caught)),
                 f"{geometric_within(p_cheat, GOAL_WITHIN):.4f}",
             ]
         )
     report.append(
-        _table(
+        tables.table(
             "Lazy validators, full-time cheater at 1% target (MC horizon 2 epochs)",
             ["validators", "P(inv|cheat)", "median closed", "MC", f"P(<={GOAL_WITHIN})"],
             rows,
@@ -312,7 +234,7 @@ def main() -> None:
             [f"{fp:g}", f"{refunds:.0f}", f"{slash:.0f}", f"{100 * slash / honest_net:.2f}%"]
         )
     report.append(
-        _table(
+        tables.table(
             "Honest executor at 1% target: refunds today, and the proposal's extra slash",
             ["false-positive/check", "refunds", "slash (proposal)", "% of net"],
             rows,
@@ -355,14 +277,14 @@ def main() -> None:
                     name,
                     f"{det:.3f}",
                     f"{geometric_within(p_cheat, GOAL_WITHIN):.4f}",
-                    _fmt(geometric_median(p_cheat)),
+                    tables.fmt(geometric_median(p_cheat)),
                     f"{cur.profit:+.0f}",
                     f"{prop.profit:+.0f}",
-                    _fmt(None if breakeven is None else round(breakeven, 2)),
+                    tables.fmt(None if breakeven is None else round(breakeven, 2)),
                 ]
             )
         report.append(
-            _table(
+            tables.table(
                 "Per scenario (measured detection), full-time cheater at 1% target",
                 [
                     "scenario",
