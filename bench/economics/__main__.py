@@ -69,7 +69,7 @@ def main() -> None:
         cheap_cost_fraction=a.cheap_cost,
     )
     network = Network()
-    current, proposal = Rules(), Rules(slash_multiple=a.slash)
+    unslashed, settler = Rules(slash_multiple=0.0), Rules(slash_multiple=a.slash)
     full_time = CHEATERS[0]
     report: list[str] = []
     summary: dict[str, Any] = {"seed": a.seed, "trials": a.trials, "detection": a.detection}
@@ -84,7 +84,7 @@ def main() -> None:
         scenario = Scenario(rate, a.detection, a.false_positive)
         p_cheat, _ = probabilities(network, scenario)
         times = catch_times(
-            rng, network, economics, current, scenario, full_time, a.trials, a.epochs
+            rng, network, economics, unslashed, scenario, full_time, a.trials, a.epochs
         )
         label = tables.pct(rate)
         caught[label], closed[label] = times.caught, p_cheat
@@ -132,8 +132,8 @@ def main() -> None:
     summary["median_inferences_to_catch"] = medians
     summary["median_inferences_to_marked_invalid"] = marked_medians
 
-    # 2. Profit of each strategy against honesty, current rules and the proposal.
-    profit: dict[str, dict[str, float]] = {current.label: {}, proposal.label: {}}
+    # 2. Profit of each strategy against honesty, unslashed rules and the settler.
+    profit: dict[str, dict[str, float]] = {unslashed.label: {}, settler.label: {}}
     extra: dict[str, dict[str, float]] = {}
     rows = []
     combos = [(s, r) for r in rates for s in CHEATERS]
@@ -141,14 +141,14 @@ def main() -> None:
         scenario = Scenario(rate, a.detection, a.false_positive)
         key = f"{strategy.name}@{tables.pct(rate)}"
         row = [key]
-        for rules in (current, proposal):
+        for rules in (unslashed, settler):
             result = expected_profit(
                 rng, network, economics, rules, scenario, strategy, HONEST, a.trials
             )
             profit[rules.label][key] = round(result.profit)
             share = 100 * result.profit / result.honest_net
             row += [f"{result.profit:+.0f} ± {result.stderr:.0f}", f"{share:+.1f}%"]
-            if rules is current:
+            if rules is unslashed:
                 row += [f"{result.p_caught:.3f}", f"{result.p_marked:.4f}"]
                 extra[key] = {
                     "p_caught_in_epoch": round(result.p_caught, 4),
@@ -162,7 +162,7 @@ def main() -> None:
             f"Expected profit per epoch against an honest executor (honest net {honest_net:.0f}: "
             f"fee {economics.fee:g}, compute {economics.honest_cost:g}, cheat compute "
             f"{economics.cheat_cost:g}, reward share {reward:g})",
-            ["strategy@rate", current.label, "%", "P(caught)", "P(marked)", proposal.label, "%"],
+            ["strategy@rate", unslashed.label, "%", "P(caught)", "P(marked)", settler.label, "%"],
             rows,
         )
     )
@@ -174,13 +174,13 @@ def main() -> None:
     # 3. Without the reward pool (fees only): what the pool does for deterrence.
     no_pool = replace(economics, epoch_reward_pool=0)
     rows = []
-    fees_only: dict[str, dict[str, float]] = {current.label: {}, proposal.label: {}}
+    fees_only: dict[str, dict[str, float]] = {unslashed.label: {}, settler.label: {}}
     small = max(a.trials // 4, 200)
     for strategy, rate in tqdm(combos, desc="fees-only", file=sys.stderr):
         scenario = Scenario(rate, a.detection, a.false_positive)
         key = f"{strategy.name}@{tables.pct(rate)}"
         row = [key]
-        for rules in (current, proposal):
+        for rules in (unslashed, settler):
             result = expected_profit(
                 rng, network, no_pool, rules, scenario, strategy, HONEST, small
             )
@@ -190,7 +190,7 @@ def main() -> None:
     report.append(
         tables.table(
             "Same, with no reward pool (fees only)",
-            ["strategy@rate", current.label, proposal.label],
+            ["strategy@rate", unslashed.label, settler.label],
             rows,
         )
     )
@@ -201,7 +201,7 @@ def main() -> None:
     for name, lazy_net in tqdm(_lazy_networks(), desc="lazy", file=sys.stderr):
         scenario = Scenario(HEADLINE_RATE, a.detection, a.false_positive)
         p_cheat, _ = probabilities(lazy_net, scenario)
-        times = catch_times(rng, lazy_net, economics, current, scenario, full_time, small, 2)
+        times = catch_times(rng, lazy_net, economics, unslashed, scenario, full_time, small, 2)
         lazy_out[name] = {
             "p_invalidated": round(p_cheat, 6),
             "median_closed": geometric_median(p_cheat),
@@ -224,7 +224,7 @@ def main() -> None:
         )
     )
 
-    # 5. What the proposal costs an honest executor whose work is sometimes failed.
+    # 5. What slashing costs an honest executor whose work is sometimes failed.
     rows = []
     for fp in (0.0, 1e-4, 1e-3, 1e-2, 0.05):
         _, p_honest = probabilities(network, Scenario(HEADLINE_RATE, a.detection, fp))
@@ -235,8 +235,8 @@ def main() -> None:
         )
     report.append(
         tables.table(
-            "Honest executor at 1% target: refunds today, and the proposal's extra slash",
-            ["false-positive/check", "refunds", "slash (proposal)", "% of net"],
+            "Honest executor at 1% target: refunds, and the slash on top",
+            ["false-positive/check", "refunds", "slash (settler)", "% of net"],
             rows,
         )
     )
@@ -251,10 +251,10 @@ def main() -> None:
             scenario = Scenario(HEADLINE_RATE, det, a.false_positive)
             p_cheat, _ = probabilities(network, scenario)
             cur = expected_profit(
-                rng, network, economics, current, scenario, full_time, HONEST, small
+                rng, network, economics, unslashed, scenario, full_time, HONEST, small
             )
             prop = expected_profit(
-                rng, network, economics, proposal, scenario, full_time, HONEST, small
+                rng, network, economics, settler, scenario, full_time, HONEST, small
             )
             # Break-even slash multiple: saving = p*fee + p*m*fee/target, per cheat.
             breakeven = (
@@ -268,8 +268,8 @@ def main() -> None:
             by_scenario[name] = {
                 "detection": det,
                 "p_within_500_at_1pct": round(geometric_within(p_cheat, GOAL_WITHIN), 4),
-                "profit_full_time_1pct_current": round(cur.profit),
-                "profit_full_time_1pct_proposal": round(prop.profit),
+                "profit_full_time_1pct_without_slash": round(cur.profit),
+                "profit_full_time_1pct": round(prop.profit),
                 "breakeven_slash_multiple": None if breakeven is None else round(breakeven, 3),
             }
             rows.append(
@@ -291,8 +291,8 @@ def main() -> None:
                     "detection",
                     f"P(<={GOAL_WITHIN})",
                     "median",
-                    current.label,
-                    proposal.label,
+                    unslashed.label,
+                    settler.label,
                     "break-even slash",
                 ],
                 rows,
@@ -303,11 +303,9 @@ def main() -> None:
     plot.save(Path(a.plot), caught, closed, [s.name for s in CHEATERS], pct_of_honest)
     headline = summary.get("p_caught_within_500_at_1pct", 0.0)
     summary.update(
-        profit=profit[current.label],
-        profit_proposal={
-            "rule": f"slash {a.slash:g} x fee / target per invalidated inference",
-            **profit[proposal.label],
-        },
+        profit=profit[settler.label],
+        profit_without_slash=profit[unslashed.label],
+        profit_rule=f"slash {a.slash:g} x fee / target per invalidated inference",
         profit_fees_only=fees_only,
         profit_honest_net_per_epoch=round(honest_net),
         epoch_detail=extra,
@@ -315,8 +313,10 @@ def main() -> None:
         per_scenario=by_scenario,
         goals={
             "caught_within_500_at_1pct_ge_99pct": headline >= GOAL_PROBABILITY,
-            "no_profitable_strategy_current": all(v < 0 for v in profit[current.label].values()),
-            "no_profitable_strategy_proposal": all(v < 0 for v in profit[proposal.label].values()),
+            "no_profitable_strategy": all(v < 0 for v in profit[settler.label].values()),
+            "no_profitable_strategy_without_slash": all(
+                v < 0 for v in profit[unslashed.label].values()
+            ),
         },
         plot=a.plot,
     )

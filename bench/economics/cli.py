@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from attesta_settler.slashing import SLASH_MULTIPLE
+
 from bench.economics.strategies import DEFAULT_DETECTION
 
 
@@ -63,8 +65,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--slash",
         type=float,
-        default=float(env("SLASH_MULTIPLE", "1")),
-        help="the proposal's slash multiple [SLASH_MULTIPLE]",
+        default=float(env("SLASH_MULTIPLE", str(SLASH_MULTIPLE))),
+        help="the slash multiple (the settler's by default) [SLASH_MULTIPLE]",
     )
     p.add_argument("--plot", default=env("PLOT", "docs/economics.png"), help="[PLOT]")
     return p.parse_args()

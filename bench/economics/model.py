@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from attesta_common.genesis import Genesis
 from attesta_settler.settlement import MAX_INVALID_RUN
+from attesta_settler.slashing import SLASH_MULTIPLE
 from attesta_settler.sprt import Sprt
 
 BoolArray = npt.NDArray[np.bool_]
@@ -104,25 +105,25 @@ class Economics:
 
 @dataclass(frozen=True)
 class Rules:
-    """The settlement rules. `slash_multiple = 0` is the settler as it is today.
+    """The settlement rules; the defaults are the settler's (`attesta_settler.slashing`).
 
-    PROPOSAL (not in the settler): for every invalidated inference, debit
-    `slash_multiple * fee / target_rate` from the executor's epoch income (fees and
-    reward, never below zero). With the check probability at `target`, a cheat is
-    invalidated with probability ~target * detection, so the expected debit per cheat is
-    ~slash_multiple * detection * fee: it outweighs any saving (< fee) whatever the
-    sampling rate and however rarely the executor cheats.
+    For every invalidated inference the settler debits `slash_multiple * fee / target`
+    from the executor's epoch income (fees and reward, never below zero). With the check
+    probability at `target`, a cheat is invalidated with probability ~target * detection,
+    so the expected debit per cheat is ~slash_multiple * detection * fee: it outweighs any
+    saving (< fee) whatever the sampling rate and however rarely the executor cheats.
+    `slash_multiple = 0` is the settler before slashing, kept for comparison.
     """
 
     sprt: Sprt = field(default_factory=Sprt)
     max_invalid_run: int = MAX_INVALID_RUN
-    slash_multiple: float = 0.0
+    slash_multiple: float = float(SLASH_MULTIPLE)
 
     @property
     def label(self) -> str:
-        return (
-            "current" if self.slash_multiple == 0 else f"proposal(slash {self.slash_multiple:g}x)"
-        )
+        if self.slash_multiple == 0:
+            return "no slash (old rules)"
+        return f"settler (slash {self.slash_multiple:g}x)"
 
 
 def invalidation_probability(network: Network, target: float, fail_given_check: float) -> float:
@@ -190,7 +191,7 @@ def epoch_income(
     """Per row (one epoch of one executor): income, compute cost, marked invalid.
 
     Income is the fees of valid inferences (invalidated ones are refunded) plus the
-    executor's reward share unless marked invalid; under the proposal minus the slash.
+    executor's reward share unless marked invalid, minus the slash.
     """
     valid = (~invalidated).sum(axis=1)
     marked = marked_invalid(invalidated, rules)

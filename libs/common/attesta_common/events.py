@@ -180,6 +180,13 @@ class ParticipantSettlement(BaseModel):
     # validator lost its share of the validator pool (empty when it did not).
     checks_owed: int = 0
     flags: list[str] = Field(default_factory=list)
+    # Executors: forfeited for invalidated inferences (attesta_settler.slashing); what is
+    # paid is fees + reward - slashed.
+    slashed: int = 0
+
+    @property
+    def payout(self) -> int:
+        return self.fees + self.reward - self.slashed
 
 
 class Refund(BaseModel):

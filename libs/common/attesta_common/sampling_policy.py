@@ -8,18 +8,24 @@ re-derive later which checks each validator owed.
 from __future__ import annotations
 
 import hashlib
+from fractions import Fraction
 
 from attesta_common.genesis import Genesis
 from attesta_common.roles import Role
 
 MAX_REPUTATION = 100
-MIN_TARGET = 0.01
+MIN_TARGET = Fraction(1, 100)
+
+
+def target_fraction(reputation: int) -> Fraction:
+    """1 for a new executor (everything checked) down to 1/100 for a trusted one, exactly:
+    the settler's integer arithmetic (slashing) divides by it."""
+    reputation = min(max(reputation, 0), MAX_REPUTATION)
+    return 1 - (1 - MIN_TARGET) * Fraction(reputation, MAX_REPUTATION)
 
 
 def target_rate(reputation: int) -> float:
-    """1.0 for a new executor (everything checked) down to 0.01 for a trusted one."""
-    reputation = min(max(reputation, 0), MAX_REPUTATION)
-    return 1.0 - (1.0 - MIN_TARGET) * reputation / MAX_REPUTATION
+    return float(target_fraction(reputation))
 
 
 def check_probability(

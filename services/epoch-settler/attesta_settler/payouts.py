@@ -76,7 +76,7 @@ async def _credit(conn: asyncpg.Connection, epoch: int, participant: Participant
             SET balance = participant_balances.balance + EXCLUDED.balance
         """,
         participant.address,
-        participant.fees + participant.reward,
+        participant.payout,
     )
     await conn.execute(
         """
@@ -124,5 +124,5 @@ async def apply_settlement(
         seq,
         event.inference_count,
         len(event.refunds),
-        sum(p.fees + p.reward for p in event.participants),
+        sum(p.payout for p in event.participants),
     )

@@ -16,6 +16,7 @@ from attesta_common.genesis import Genesis, Participant
 from attesta_common.roles import Role
 
 from attesta_settler.diligence import DiligenceInputs, DiligencePolicy, assess_validator
+from attesta_settler.slashing import epoch_slash
 from attesta_settler.sprt import Sprt, longest_invalid_run
 
 MAX_INVALID_RUN = 5
@@ -216,10 +217,16 @@ def compute_settlement(
     for address, reward in _split(pool - validator_share, executor_weights).items():
         rewards[address] += reward
 
-    participants = [
-        settled[address].model_copy(update={"reward": rewards.get(address, 0)})
-        for address in sorted(settled)
-    ]
+    participants = []
+    for address in sorted(settled):
+        participant = settled[address]
+        reward = rewards.get(address, 0)
+        slashed = epoch_slash(
+            (o.inference.cost or 0 for o in by_executor.get(address, []) if o.invalidated),
+            prior_reputation.get(address, 0),
+            participant.fees + reward,
+        )
+        participants.append(participant.model_copy(update={"reward": reward, "slashed": slashed}))
     refunds = [
         Refund(
             account=o.inference.account,

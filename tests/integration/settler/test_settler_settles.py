@@ -40,8 +40,11 @@ async def test_settles_refunds_rewards_and_survives_restart_and_replay(net: Net)
     assert all(by_address[v.address].checks > 0 for v in net.keys.validators)
     assert all(by_address[a].reward > 0 for a in (ex0, ex1))
 
+    # ex0 is new (target 1): its invalidated b is refunded and slashed once more.
+    assert (by_address[ex0].slashed, by_address[ex1].slashed) == (50, 0)
+
     balances = dict(await net.pool.fetch("SELECT address, balance FROM participant_balances"))
-    assert balances[ex0] == by_address[ex0].fees + by_address[ex0].reward > 0
+    assert balances[ex0] == by_address[ex0].fees + by_address[ex0].reward - 50 > 0
     assert balances[ex1] == by_address[ex1].fees + by_address[ex1].reward > 0
     # Refund of b (+50), stale c charged 40 of 200 (+160), stale d released (+100);
     # f's epoch is not settled, so its reservation stays held.
