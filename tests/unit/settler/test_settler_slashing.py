@@ -55,9 +55,7 @@ def _settle(reputation: int, failed: set[int]) -> dict[str, tuple[int, int, int,
     prior = {cheat.address: reputation, honest.address: reputation}
     settled = compute_settlement(genesis, 1, 10**6, rows, verdicts, None, prior)
     names = {cheat.address: "cheat", honest.address: "honest", validator.address: "validator"}
-    return {
-        names[p.address]: (p.fees, p.reward, p.slashed, p.payout) for p in settled.participants
-    }
+    return {names[p.address]: (p.fees, p.reward, p.slashed, p.payout) for p in settled.participants}
 
 
 def test_a_new_executor_loses_the_fee_of_each_invalidated_inference_once_more() -> None:
