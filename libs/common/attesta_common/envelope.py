@@ -9,7 +9,7 @@ byte-identical and JetStream drops the copy.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any, Self, TypeVar
 
@@ -108,8 +108,8 @@ def sign_event(event: Event, key: SigningKey) -> SignedRecord:
     return unsigned.model_copy(update={"signature": key.sign(unsigned.signing_bytes())})
 
 
-def parse_record(data: bytes) -> SignedRecord:
-    """Decode wire bytes; refuse anything that is not the canonical encoding of a record."""
+def _checked_envelope(data: bytes) -> dict[str, Any]:
+    """The decoded envelope, once its fields' types and its encoding are canonical."""
     try:
         raw = json.loads(data)
     except ValueError as exc:
@@ -126,10 +126,44 @@ def parse_record(data: bytes) -> SignedRecord:
         raise RecordRejected(f"malformed record: {exc}") from exc
     if canonical != data:
         raise RecordRejected("record is not canonically encoded")
+    return raw
+
+
+def parse_record(data: bytes) -> SignedRecord:
+    """Decode wire bytes; refuse anything that is not the canonical encoding of a record."""
+    raw = _checked_envelope(data)
     # Every field was type-checked above; validating again would only cost time.
     record = SignedRecord.model_construct(**raw)
     record._wire = data
     return record
+
+
+def _verify_fields(
+    kind: str,
+    version: int,
+    signer: str,
+    public_key: str,
+    signature: str,
+    signing_bytes: Callable[[], bytes],
+    genesis: Genesis,
+    expected: tuple[type[Event], ...],
+) -> type[Event]:
+    event_type = RECORD_TYPES.get(kind)
+    if event_type is None or (expected and event_type not in expected):
+        raise RecordRejected(f"unexpected record kind {kind!r}")
+    if version > event_type.VERSION:
+        raise RecordRejected(f"{kind} v{version} is newer than this reader")
+    try:
+        address = address_of(public_key)
+    except ValueError as exc:
+        raise RecordRejected("public key is not a secp256k1 key") from exc
+    if address != signer:
+        raise RecordRejected("signer address does not match the public key")
+    if not verify(public_key, signing_bytes(), signature):
+        raise RecordRejected("bad signature")
+    if not genesis.has_role(signer, event_type.SIGNER_ROLE):
+        raise RecordRejected(f"{signer} may not sign {kind}")
+    return event_type
 
 
 def verify_record(record: SignedRecord, genesis: Genesis, *expected: type[Event]) -> type[Event]:
@@ -137,22 +171,36 @@ def verify_record(record: SignedRecord, genesis: Genesis, *expected: type[Event]
 
     Enough for a consumer that only stores or anchors the record (the chain-writer).
     """
-    event_type = RECORD_TYPES.get(record.kind)
-    if event_type is None or (expected and event_type not in expected):
-        raise RecordRejected(f"unexpected record kind {record.kind!r}")
-    if record.version > event_type.VERSION:
-        raise RecordRejected(f"{record.kind} v{record.version} is newer than this reader")
-    try:
-        signer = address_of(record.public_key)
-    except ValueError as exc:
-        raise RecordRejected("public key is not a secp256k1 key") from exc
-    if signer != record.signer:
-        raise RecordRejected("signer address does not match the public key")
-    if not verify(record.public_key, record.signing_bytes(), record.signature):
-        raise RecordRejected("bad signature")
-    if not genesis.has_role(record.signer, event_type.SIGNER_ROLE):
-        raise RecordRejected(f"{record.signer} may not sign {record.kind}")
-    return event_type
+    return _verify_fields(
+        record.kind,
+        record.version,
+        record.signer,
+        record.public_key,
+        record.signature,
+        record.signing_bytes,
+        genesis,
+        expected,
+    )
+
+
+def check_wire(data: bytes, genesis: Genesis, *expected: type[Event]) -> tuple[str, str]:
+    """`parse_record` then `verify_record` (the same checks, the same errors) without
+    building the record: the kind and hash of a valid record. For consumers that only
+    store or anchor records, many per second (the chain-writer)."""
+    raw = _checked_envelope(data)
+    kind: str = raw["kind"]
+    signature: str = raw["signature"]
+    _verify_fields(
+        kind,
+        raw["version"],
+        raw["signer"],
+        raw["public_key"],
+        signature,
+        lambda: _without_signature(data, signature),
+        genesis,
+        expected,
+    )
+    return kind, sha256_hex(data)
 
 
 def open_record(record: SignedRecord, genesis: Genesis, *expected: type[E]) -> E:

@@ -180,6 +180,8 @@ class ParticipantSettlement(BaseModel):
     # validator lost its share of the validator pool (empty when it did not).
     checks_owed: int = 0
     flags: list[str] = Field(default_factory=list)
+    # Executors: canaries it ran (planted by the network; not counted as its work).
+    canaries: int = 0
     # Executors: forfeited for invalidated inferences (attesta_settler.slashing); what is
     # paid is fees + reward - slashed.
     slashed: int = 0
@@ -208,6 +210,10 @@ class EpochSettled(Event):
     participants: list[ParticipantSettlement]
     refunds: list[Refund]
     reward_pool: int
+    # Hashes of the `CanaryRevealed` records this settlement used: the reveals come after
+    # the cutoff (so no counted verdict knew them), and these name exactly which.
+    canary_reveals: list[str] = Field(default_factory=list)
+    canaries: int = 0
 
 
 class BatchAnchored(Event):
@@ -247,6 +253,28 @@ class ValidatorSeedRevealed(Event):
     seed: str  # hex
 
 
+class CanaryCommitted(Event):
+    """A gateway's commitment to its canary secret of an epoch (attesta_common.canary)."""
+
+    KIND: ClassVar[str] = "CanaryCommitted"
+    SIGNER_ROLE: ClassVar[Role] = Role.GATEWAY
+
+    gateway: str
+    epoch: int
+    secret_hash: str
+
+
+class CanaryRevealed(Event):
+    """The committed canary secret, revealed after the epoch's settlement cutoff."""
+
+    KIND: ClassVar[str] = "CanaryRevealed"
+    SIGNER_ROLE: ClassVar[Role] = Role.GATEWAY
+
+    gateway: str
+    epoch: int
+    secret: str  # hex
+
+
 RECORD_TYPES: dict[str, type[Event]] = {
     cls.KIND: cls
     for cls in (
@@ -259,5 +287,7 @@ RECORD_TYPES: dict[str, type[Event]] = {
         BatchAnchored,
         ExecutorHeartbeat,
         ValidatorSeedRevealed,
+        CanaryCommitted,
+        CanaryRevealed,
     )
 }

@@ -24,6 +24,7 @@ GATEWAY_TTFT = Histogram(
     buckets=_LATENCY_BUCKETS,
 )
 GATEWAY_IN_FLIGHT = Gauge("attesta_gateway_inferences_in_flight", "inferences being collected")
+GATEWAY_CANARIES = Counter("attesta_gateway_canaries_planted", "canary inferences planted")
 
 # executor
 EXECUTOR_TOKENS = Counter(

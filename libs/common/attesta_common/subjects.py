@@ -51,6 +51,14 @@ def seed_revealed(validator: str) -> str:
 SEED_REVEALS_ALL = "attesta.records.validation.reveal.*"
 
 
+def canary_committed(gateway: str) -> str:
+    return f"attesta.records.canary.commit.{gateway}"
+
+
+def canary_revealed(gateway: str) -> str:
+    return f"attesta.records.canary.reveal.{gateway}"
+
+
 def token_stream(inference_id: str) -> str:
     return f"attesta.stream.{inference_id}"
 

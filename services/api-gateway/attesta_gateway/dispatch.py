@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from attesta_common.envelope import sign_event
 from attesta_common.epochs import draw_executor, epoch_at, epoch_seed
@@ -25,6 +25,7 @@ from attesta_gateway import accounts
 from attesta_gateway.accounts import Account
 from attesta_gateway.collection import Collector, Inference
 from attesta_gateway.errors import SERVER_ERROR, OpenAIError
+from attesta_gateway.protocol import random_id
 
 # Executors announce themselves every second or so: a client retrying after this long
 # sees a fresh registry.
@@ -45,15 +46,35 @@ class InferenceJob:
     top_logprobs: int = 0
 
 
+class CanarySource(Protocol):
+    """The canary planter as the dispatcher sees it (attesta_gateway.canaries)."""
+
+    def real_id(self, prefix: str, epoch: int) -> str: ...
+
+    def observe(self, account: str, job: InferenceJob, id_prefix: str) -> None: ...
+
+
 class Dispatcher:
-    def __init__(self, collector: Collector, tasks: set[asyncio.Task[None]]) -> None:
+    def __init__(
+        self,
+        collector: Collector,
+        tasks: set[asyncio.Task[None]],
+        canaries: CanarySource | None = None,
+    ) -> None:
         self._collector = collector
         self._ctx = collector.ctx
         # Strong references: the event loop keeps only weak ones to tasks.
         self._tasks = tasks
+        self.canaries = canaries
 
-    async def submit(self, account: Account, job: InferenceJob, inference_id: str) -> Inference:
+    async def submit(self, account: Account, job: InferenceJob, id_prefix: str) -> Inference:
         ctx = self._ctx
+        now_ms = int(time.time() * 1000)
+        epoch = epoch_at(ctx.genesis, now_ms)
+        canaries = self.canaries
+        inference_id = (
+            random_id(id_prefix) if canaries is None else canaries.real_id(id_prefix, epoch)
+        )
         candidates = ctx.registry.candidates(job.model.name)
         if not candidates:
             raise OpenAIError(
@@ -72,8 +93,6 @@ class Dispatcher:
                 code="insufficient_quota",
             )
 
-        now_ms = int(time.time() * 1000)
-        epoch = epoch_at(ctx.genesis, now_ms)
         executor = draw_executor(epoch_seed(ctx.genesis, epoch), inference_id, candidates)
         request = InferenceRequested(
             inference_id=inference_id,
@@ -120,6 +139,8 @@ class Dispatcher:
         # Shielded: a client that disconnects now stops waiting, not the publish.
         if not await asyncio.shield(inference.published):
             raise _unreachable()
+        if canaries is not None:
+            canaries.observe(account.id, job, id_prefix)
         return inference
 
 

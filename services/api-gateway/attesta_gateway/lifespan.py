@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import nats.errors
 from attesta_common.broker import ensure_streams, make_broker
+from attesta_common.canary import load_canary_key
 from attesta_common.db import create_pool, migrate
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey
@@ -21,6 +22,7 @@ from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from attesta_gateway.canaries import CanaryPlanter
 from attesta_gateway.collection import Collector
 from attesta_gateway.context import GatewayContext, ProofLoader
 from attesta_gateway.dispatch import Dispatcher
@@ -72,6 +74,18 @@ def default_proof_loader() -> ProofLoader | None:
     return loader
 
 
+def canary_planter(ctx: GatewayContext) -> CanaryPlanter | None:
+    settings = ctx.settings
+    if settings.canary_key_path is None or not settings.canary_executors:
+        return None
+    strangers = [a for a in settings.canary_executors if not ctx.genesis.has_role(a, Role.EXECUTOR)]
+    if strangers:
+        raise RuntimeError(f"ATTESTA_CANARY_EXECUTORS names non-executors: {strangers}")
+    key = load_canary_key(settings.canary_key_path)
+    log.info("planting canaries at rate %g on %s", settings.canary_rate, settings.canary_executors)
+    return CanaryPlanter(ctx, key, frozenset(settings.canary_executors))
+
+
 async def drain_inferences(tasks: set[asyncio.Task[None]], timeout_s: float) -> None:
     """Let running inferences finish (and be charged), then cancel what is left."""
     if tasks:
@@ -115,7 +129,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings=settings, genesis=genesis, key=key, pool=pool, broker=broker, registry=registry
         )
         tasks: set[asyncio.Task[None]] = set()
-        dispatcher = Dispatcher(Collector(ctx), tasks)
+        planter = canary_planter(ctx)
+        if planter is not None:
+            planter.start()
+            stack.push_async_callback(planter.stop)
+        app.state.canaries = planter
+        dispatcher = Dispatcher(Collector(ctx), tasks, planter)
         app.state.ctx = ctx
         app.state.inference_tasks = tasks
         app.state.serving_chat = OpenAIServingChat(ctx, dispatcher)

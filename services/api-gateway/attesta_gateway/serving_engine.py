@@ -16,7 +16,7 @@ from attesta_gateway.collection import Inference
 from attesta_gateway.context import GatewayContext
 from attesta_gateway.dispatch import Dispatcher, InferenceJob
 from attesta_gateway.errors import OpenAIError
-from attesta_gateway.protocol import AttestaInfo, SamplingRequest, random_id
+from attesta_gateway.protocol import AttestaInfo, SamplingRequest
 
 SSE_DONE = "data: [DONE]\n\n"
 
@@ -106,7 +106,7 @@ class OpenAIServing:
         )
 
     async def submit(self, account: Account, job: InferenceJob, id_prefix: str) -> Inference:
-        return await self.dispatcher.submit(account, job, random_id(id_prefix))
+        return await self.dispatcher.submit(account, job, id_prefix)
 
     @staticmethod
     def attesta_info(inference: Inference, finished_hash: str | None) -> AttestaInfo:

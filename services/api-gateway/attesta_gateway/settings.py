@@ -33,6 +33,15 @@ class GatewaySettings(ServiceSettings):
     publish_timeout_s: float = Field(default=5.0, gt=0)
     # On shutdown, running inferences get this long to finish (and be charged).
     shutdown_drain_s: float = Field(default=10.0, ge=0)
+    # Canaries (docs/verification.md): the network's canary key (hex file), the addresses
+    # of the executors holding it (a JSON list), and the chance that a real request is
+    # followed by one canary. Without the key or the executors, none are planted.
+    canary_key_path: Path | None = None
+    canary_executors: list[str] = Field(default_factory=list)
+    canary_rate: float = Field(default=0.01, ge=0, le=1)
+    # The secret is revealed this long after the settlement cutoff (clock skew margin).
+    canary_reveal_delay_s: float = Field(default=2.0, ge=0)
+    canary_interval_s: float = Field(default=1.0, gt=0)
 
     @model_validator(mode="after")
     def _first_token_within_deadline(self) -> GatewaySettings:

@@ -14,6 +14,7 @@ import asyncpg
 from attesta_common.events import EpochSettled
 from attesta_common.genesis import Genesis
 
+from attesta_settler.canaries import CanaryReveal, opened
 from attesta_settler.diligence import DiligenceInputs, owed_reputation
 from attesta_settler.settlement import InferenceRow, VerdictRow, compute_settlement
 
@@ -25,7 +26,7 @@ async def load_rows(
 ) -> tuple[list[InferenceRow], list[VerdictRow]]:
     inferences = await conn.fetch(
         """
-        SELECT inference_id, executor, account, request_seq, status, finished_seq, cost
+        SELECT inference_id, executor, account, request_seq, status, finished_seq, cost, gateway
         FROM inferences WHERE epoch = $1 AND request_seq <= $2
         """,
         epoch,
@@ -91,12 +92,54 @@ async def load_diligence(
     )
 
 
+async def load_canaries(
+    conn: Executor, epoch: int, cutoff_seq: int, reveal_hashes: list[str] | None
+) -> dict[str, CanaryReveal]:
+    """The reveals that open a commitment made by the cutoff. Reveals come after the
+    cutoff, so a new settlement takes those projected now and names them; a recomputation
+    takes exactly the ones named (`reveal_hashes`)."""
+    commits = await conn.fetch(
+        "SELECT gateway, secret_hash FROM canary_commits WHERE epoch = $1 AND seq <= $2",
+        epoch,
+        cutoff_seq,
+    )
+    rows = await conn.fetch(
+        "SELECT gateway, secret, seq, record_hash FROM canary_reveals WHERE epoch = $1", epoch
+    )
+    reveals = []
+    for row in rows:
+        if reveal_hashes is not None and row["record_hash"] not in reveal_hashes:
+            continue
+        try:
+            secret = bytes.fromhex(row["secret"])
+        except ValueError:
+            continue
+        reveals.append(CanaryReveal(row["gateway"], secret, row["seq"], row["record_hash"]))
+    return opened(reveals, {r["gateway"]: r["secret_hash"] for r in commits})
+
+
+async def unrevealed_canary_gateways(conn: Executor, epoch: int, cutoff_seq: int) -> list[str]:
+    """Gateways that committed to a canary secret for `epoch` but have not revealed it."""
+    rows = await conn.fetch(
+        """
+        SELECT c.gateway FROM canary_commits AS c
+        WHERE c.epoch = $1 AND c.seq <= $2 AND NOT EXISTS (
+            SELECT 1 FROM canary_reveals AS r WHERE r.gateway = c.gateway AND r.epoch = c.epoch
+        )
+        """,
+        epoch,
+        cutoff_seq,
+    )
+    return [str(row["gateway"]) for row in rows]
+
+
 async def build_settlement(
     conn: Executor,
     genesis: Genesis,
     epoch: int,
     cutoff_seq: int,
     previous_hash: str | None,
+    canary_reveals: list[str] | None = None,
 ) -> EpochSettled:
     inferences, verdicts = await load_rows(conn, epoch, cutoff_seq)
     return compute_settlement(
@@ -108,4 +151,5 @@ async def build_settlement(
         previous_hash,
         await prior_reputation(conn, previous_hash),
         diligence=await load_diligence(conn, epoch, cutoff_seq, previous_hash),
+        canaries=await load_canaries(conn, epoch, cutoff_seq, canary_reveals),
     )

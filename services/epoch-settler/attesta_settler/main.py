@@ -44,6 +44,7 @@ class Settler:
         key: SigningKey,
         consumer: str = "settler",
         interval_s: float = 1.0,
+        canary_reveal_wait_s: float = 30.0,
         tracer_provider: TracerProvider | None = None,
         ops_host: str = "127.0.0.1",
         ops_port: int | None = None,
@@ -56,6 +57,7 @@ class Settler:
         self._key = key
         self._consumer = consumer
         self._interval_s = interval_s
+        self._canary_reveal_wait_s = canary_reveal_wait_s
         self._tracer = (tracer_provider or NoOpTracerProvider()).get_tracer("attesta_settler")
         self._pool: asyncpg.Pool | None = None
         self._nc: NatsClient | None = None
@@ -136,6 +138,7 @@ class Settler:
                 self._consumer,
                 self._tracer,
                 interval_s=self._interval_s,
+                canary_reveal_wait_s=self._canary_reveal_wait_s,
             )
             async with asyncio.TaskGroup() as group:
                 group.create_task(projector.run(), name="settler-projector")
@@ -188,6 +191,7 @@ async def _serve(settings: SettlerSettings, genesis: Genesis, key: SigningKey) -
         key=key,
         consumer=settings.consumer,
         interval_s=settings.scheduler_interval_s,
+        canary_reveal_wait_s=settings.canary_reveal_wait_s,
         tracer_provider=setup_tracing("attesta-settler"),
         ops_host=settings.ops_host,
         ops_port=settings.ops_port,

@@ -14,6 +14,8 @@ import logging
 import asyncpg
 from attesta_common.envelope import SignedRecord
 from attesta_common.events import (
+    CanaryCommitted,
+    CanaryRevealed,
     EpochSettled,
     Event,
     InferenceFailed,
@@ -202,6 +204,44 @@ async def _reveal(
     )
 
 
+async def _canary_commit(
+    conn: asyncpg.Connection, record: SignedRecord, event: CanaryCommitted, seq: int
+) -> None:
+    if event.gateway != record.signer:
+        log.warning("canary commit signed by %s for %s ignored", record.signer, event.gateway)
+        return
+    await conn.execute(
+        """
+        INSERT INTO canary_commits (gateway, epoch, secret_hash, seq) VALUES ($1, $2, $3, $4)
+        ON CONFLICT DO NOTHING
+        """,
+        event.gateway,
+        event.epoch,
+        event.secret_hash,
+        seq,
+    )
+
+
+async def _canary_reveal(
+    conn: asyncpg.Connection, record: SignedRecord, event: CanaryRevealed, seq: int
+) -> None:
+    if event.gateway != record.signer:
+        log.warning("canary reveal signed by %s for %s ignored", record.signer, event.gateway)
+        return
+    await conn.execute(
+        """
+        INSERT INTO canary_reveals (gateway, epoch, secret, record_hash, seq)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT DO NOTHING
+        """,
+        event.gateway,
+        event.epoch,
+        event.secret,
+        record.hash,
+        seq,
+    )
+
+
 async def apply_record(
     conn: asyncpg.Connection, genesis: Genesis, record: SignedRecord, event: Event, seq: int
 ) -> None:
@@ -218,6 +258,10 @@ async def apply_record(
         await _seed(conn, record, event, seq)
     elif isinstance(event, ValidatorSeedRevealed):
         await _reveal(conn, record, event, seq)
+    elif isinstance(event, CanaryCommitted):
+        await _canary_commit(conn, record, event, seq)
+    elif isinstance(event, CanaryRevealed):
+        await _canary_reveal(conn, record, event, seq)
     elif isinstance(event, EpochSettled):
         await apply_settlement(conn, record, event, seq)
     else:

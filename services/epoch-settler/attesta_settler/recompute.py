@@ -32,6 +32,13 @@ async def recompute_settlement(
     )
     if row is None:
         raise LookupError(f"epoch {epoch} has no settlement")
-    previous = json.loads(row["record"])["body"]["previous_settlement_hash"]
-    settled = await build_settlement(pool, genesis, epoch, row["cutoff_seq"], previous)
+    body = json.loads(row["record"])["body"]
+    settled = await build_settlement(
+        pool,
+        genesis,
+        epoch,
+        row["cutoff_seq"],
+        body["previous_settlement_hash"],
+        canary_reveals=body.get("canary_reveals", []),
+    )
     return sign_event(settled, key)

@@ -5,6 +5,10 @@ through the stream. It settles from a caught-up projection (every record that wa
 stream when the epoch became due is projected), so a settler restarting after downtime
 does not settle an epoch from rows it has not read yet; and it waits for its own record
 to be projected before settling the next epoch, which needs that record's hash.
+
+A gateway that committed to a canary secret reveals it just after the cutoff; the
+scheduler waits up to `canary_reveal_wait_s` past the due time for those reveals, then
+settles with what it has (a missing reveal only means its canaries count as work).
 """
 
 from __future__ import annotations
@@ -26,7 +30,11 @@ from attesta_common.subjects import EPOCH_SETTLED, RECORDS_STREAM
 from nats.js import JetStreamContext
 from opentelemetry.trace import Tracer
 
-from attesta_settler.inputs import build_settlement, previous_settlement_hash
+from attesta_settler.inputs import (
+    build_settlement,
+    previous_settlement_hash,
+    unrevealed_canary_gateways,
+)
 from attesta_settler.positions import read_position
 
 log = logging.getLogger(__name__)
@@ -62,6 +70,7 @@ class Scheduler:
         tracer: Tracer,
         *,
         interval_s: float = 1.0,
+        canary_reveal_wait_s: float = 30.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._js = js
@@ -71,6 +80,7 @@ class Scheduler:
         self._consumer = consumer
         self._tracer = tracer
         self._interval_s = interval_s
+        self._canary_reveal_wait_ms = int(canary_reveal_wait_s * 1000)
         self._clock = clock
         self._in_flight: _InFlight | None = None
         self._catch_up: tuple[int, int] | None = None
@@ -84,9 +94,22 @@ class Scheduler:
                 log.exception("settlement attempt failed")
             await asyncio.sleep(self._interval_s)
 
-    def _due(self, epoch: int) -> bool:
+    def _due_ms(self, epoch: int) -> int:
         grace_ms = int(self._genesis.settle_grace_seconds * 1000)
-        return epoch_end_ms(self._genesis, epoch) + grace_ms <= int(self._clock() * 1000)
+        return epoch_end_ms(self._genesis, epoch) + grace_ms
+
+    def _due(self, epoch: int) -> bool:
+        return self._due_ms(epoch) <= int(self._clock() * 1000)
+
+    async def _awaiting_canary_reveals(self, epoch: int, position: int) -> bool:
+        missing = await unrevealed_canary_gateways(self._pool, epoch, position)
+        if not missing:
+            return False
+        if int(self._clock() * 1000) < self._due_ms(epoch) + self._canary_reveal_wait_ms:
+            log.debug("epoch %d: waiting for the canary reveals of %s", epoch, missing)
+            return True
+        log.warning("epoch %d settled without the canary reveals of %s", epoch, missing)
+        return False
 
     async def tick(self) -> int | None:
         """One settlement attempt; returns the epoch whose settlement it published, if any."""
@@ -110,6 +133,8 @@ class Scheduler:
             self._catch_up = (epoch, stream.state.last_seq)
         if position < self._catch_up[1]:
             log.debug("epoch %d due; projection at %d of %d", epoch, position, self._catch_up[1])
+            return None
+        if await self._awaiting_canary_reveals(epoch, position):
             return None
         self._catch_up = None
         await self._settle(epoch, position)

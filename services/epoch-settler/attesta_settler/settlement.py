@@ -15,6 +15,7 @@ from attesta_common.events import EpochSettled, ParticipantSettlement, Refund
 from attesta_common.genesis import Genesis, Participant
 from attesta_common.roles import Role
 
+from attesta_settler.canaries import APPROVED_CANARY, CanaryReveal, canary_ids
 from attesta_settler.diligence import DiligenceInputs, DiligencePolicy, assess_validator
 from attesta_settler.slashing import epoch_slash
 from attesta_settler.sprt import Sprt, longest_invalid_run
@@ -33,6 +34,7 @@ class InferenceRow:
     status: str
     finished_seq: int | None
     cost: int | None
+    gateway: str = ""
 
 
 @dataclass(frozen=True)
@@ -132,37 +134,51 @@ def compute_settlement(
     sprt: Sprt | None = None,
     diligence: DiligenceInputs | None = None,
     policy: DiligencePolicy | None = None,
+    canaries: Mapping[str, CanaryReveal] | None = None,
 ) -> EpochSettled:
     """Settle one epoch. Without `diligence` (seeds and reveals) the owed checks are not
-    audited; the settler always passes it, unit tests of the other rules may not."""
+    audited; the settler always passes it, unit tests of the other rules may not.
+    `canaries`: the canary reveals that open their gateway's commitment, by gateway."""
     sprt = sprt or Sprt()
     policy = policy or DiligencePolicy()
     requested = sorted(
         (row for row in inferences if row.request_seq <= cutoff_seq),
         key=lambda row: row.inference_id,
     )
+    canary = canary_ids(((r.inference_id, r.gateway) for r in requested), canaries or {})
     finished = [row for row in requested if _finished_by(row, cutoff_seq)]
     finished_ids = {row.inference_id for row in finished}
     counted = [
         v
         for v in _first_verdicts(verdicts, cutoff_seq)
-        if v.inference_id in finished_ids and genesis.has_role(v.validator, Role.VALIDATOR)
+        if v.inference_id in finished_ids
+        and genesis.has_role(v.validator, Role.VALIDATOR)
+        # Given knowing it was a canary: not a verdict at all.
+        and v.seq < canary.get(v.inference_id, cutoff_seq + 1)
     ]
     outcomes = _judge(genesis, finished, counted)
 
     by_executor: dict[str, list[_Outcome]] = defaultdict(list)
+    canaries_run: dict[str, int] = defaultdict(int)
     for outcome in outcomes:
-        by_executor[outcome.inference.executor].append(outcome)
+        if outcome.inference.inference_id in canary:
+            canaries_run[outcome.inference.executor] += 1
+        else:
+            by_executor[outcome.inference.executor].append(outcome)
     checks: dict[str, int] = defaultdict(int)
     judged: dict[str, set[str]] = defaultdict(set)
     # Failed verdicts the weighted vote overruled: accusations that did not hold.
     overruled: dict[str, int] = defaultdict(int)
-    invalidated_ids = {o.inference.inference_id for o in outcomes if o.invalidated}
+    approved_canary: set[str] = set()
+    # A canary is bad by construction: failing it is never an overruled accusation.
+    invalidated_ids = {o.inference.inference_id for o in outcomes if o.invalidated} | set(canary)
     for verdict in counted:
         checks[verdict.validator] += 1
         judged[verdict.validator].add(verdict.inference_id)
         if not verdict.passed and verdict.inference_id not in invalidated_ids:
             overruled[verdict.validator] += 1
+        if verdict.passed and verdict.inference_id in canary:
+            approved_canary.add(verdict.validator)
     audited = [(row.inference_id, row.executor) for row in finished] if diligence else []
 
     settled: dict[str, ParticipantSettlement] = {}
@@ -172,7 +188,7 @@ def compute_settlement(
             by_executor.get(participant.address, []),
             prior_reputation.get(participant.address, 0),
             sprt,
-        )
+        ).model_copy(update={"canaries": canaries_run.get(participant.address, 0)})
     for participant in genesis.holders(Role.VALIDATOR):
         base = settled.get(participant.address) or ParticipantSettlement(
             address=participant.address,
@@ -193,7 +209,11 @@ def compute_settlement(
             update={
                 "checks": checks.get(participant.address, 0),
                 "checks_owed": assessment.owed,
-                "flags": assessment.flags,
+                "flags": sorted(
+                    [*assessment.flags, APPROVED_CANARY]
+                    if participant.address in approved_canary
+                    else assessment.flags
+                ),
             }
         )
 
@@ -219,14 +239,15 @@ def compute_settlement(
 
     participants = []
     for address in sorted(settled):
-        participant = settled[address]
         reward = rewards.get(address, 0)
         slashed = epoch_slash(
             (o.inference.cost or 0 for o in by_executor.get(address, []) if o.invalidated),
             prior_reputation.get(address, 0),
-            participant.fees + reward,
+            settled[address].fees + reward,
         )
-        participants.append(participant.model_copy(update={"reward": reward, "slashed": slashed}))
+        participants.append(
+            settled[address].model_copy(update={"reward": reward, "slashed": slashed})
+        )
     refunds = [
         Refund(
             account=o.inference.account,
@@ -234,14 +255,16 @@ def compute_settlement(
             amount=o.inference.cost or 0,
         )
         for o in outcomes
-        if o.invalidated
+        if o.invalidated and o.inference.inference_id not in canary
     ]
     return EpochSettled(
         epoch=epoch,
         cutoff_seq=cutoff_seq,
         previous_settlement_hash=previous_settlement_hash,
-        inference_count=len(requested),
+        inference_count=len(requested) - len(canary),
         participants=participants,
         refunds=sorted(refunds, key=lambda r: r.inference_id),
         reward_pool=pool,
+        canary_reveals=sorted(r.record_hash for r in (canaries or {}).values()),
+        canaries=len(canary),
     )

@@ -24,6 +24,7 @@ from attesta_engine.port import Generation, GenerationCancelled, GenerationSpec,
 from opentelemetry import trace
 from opentelemetry.trace import Tracer
 
+from attesta_executor.canary import CanarySpoiler
 from attesta_executor.chunks import ChunkStream
 from attesta_executor.engine_runner import EngineRunner
 from attesta_executor.outbox import Outbox, PublishFailed
@@ -72,6 +73,7 @@ class Execution:
         recent: RecentRecords,
         abandon: threading.Event,
         tracer: Tracer | None = None,
+        canaries: CanarySpoiler | None = None,
     ) -> None:
         self._tracer = tracer or trace.get_tracer(__name__)
         self._key = key
@@ -80,6 +82,7 @@ class Execution:
         self._outbox = outbox
         self._recent = recent
         self._abandon = abandon
+        self._canaries = canaries
         self._tokens = EXECUTOR_TOKENS.labels(executor=key.address, model=model.name)
 
     async def run(self, request_record: SignedRecord, request: InferenceRequested) -> Outcome:
@@ -112,6 +115,8 @@ class Execution:
             with self._tracer.start_as_current_span("executor.generate") as span:
                 span.set_attributes(_request_attributes(request, len(prompt)))
                 generation = await self._generate(request, prompt)
+                if self._canaries is not None and self._canaries.is_canary(request):
+                    generation = self._canaries.spoil(generation)
                 span.set_attribute("gen_ai.usage.output_tokens", len(generation.output_token_ids))
                 span.set_attribute("gen_ai.response.finish_reasons", [generation.finish_reason])
             record = finished_record(self._key, request_record, request, generation)

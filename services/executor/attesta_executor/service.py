@@ -13,6 +13,7 @@ from typing import Any
 
 from attesta_common.backlog import poll_backlog
 from attesta_common.broker import ensure_streams, make_broker
+from attesta_common.canary import load_canary_key
 from attesta_common.genesis import Genesis, ModelSpec
 from attesta_common.keys import SigningKey
 from attesta_common.ops_server import OpsServer, start_ops_server
@@ -24,6 +25,7 @@ from faststream.nats.subscriber.usecases import LogicSubscriber
 from opentelemetry import trace
 from opentelemetry.trace import TracerProvider
 
+from attesta_executor.canary import CanarySpoiler
 from attesta_executor.engine_choice import build_engine
 from attesta_executor.engine_runner import EngineRunner
 from attesta_executor.execution import Execution
@@ -95,6 +97,11 @@ class Executor:
         self._owns_engine = engine is None
         # /health/live, /health/ready and /metrics; None when no ops port is configured.
         self.ops_server: OpsServer | None = None
+        self._canaries = (
+            CanarySpoiler(load_canary_key(settings.canary_key_path))
+            if settings.canary_key_path is not None
+            else None
+        )
 
     @property
     def address(self) -> str:
@@ -149,6 +156,7 @@ class Executor:
             recent=RecentRecords(self.settings.recent_records),
             abandon=self._abandon,
             tracer=self._tracer,
+            canaries=self._canaries,
         )
         await self.broker.connect()
         js = self.broker.connection.jetstream()

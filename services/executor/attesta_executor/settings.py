@@ -41,5 +41,8 @@ class ExecutorSettings(ServiceSettings):
     # On shutdown, how long in-flight generations may take to finish before they are
     # abandoned (and redelivered); below the launcher's 15 s before SIGKILL.
     shutdown_grace_s: float = Field(default=10.0, ge=0)
+    # The network's canary key (hex file; docs/verification.md): only the network's own
+    # executors hold it, and they spoil the canaries the gateway plants on them.
+    canary_key_path: Path | None = None
     # Finished records kept to answer a redelivered request without generating again.
     recent_records: int = Field(default=256, ge=1)

@@ -1,0 +1,45 @@
+"""The network's own executor planting canaries: a known-bad result for a marked request.
+
+Only an executor given the network's canary key (`ATTESTA_CANARY_KEY_PATH`) does this,
+and only for requests whose id carries the epoch's canary mark, which the gateway gives
+to the canaries it plants and never to a client's request (attesta_common.canary).
+
+The result is the honest generation with its reported log-probabilities scaled by
+`SPOIL_SCALE`: tokens, text and top-k order stay as they were, and the artifact stays
+well-formed and self-consistent, so checks that do not run the model (structure,
+replay from the reported numbers) see nothing. Comparing with the model's own
+distribution does: 2% on every log-probability is about 25x the distance threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from attesta_common.artifact import TopKArtifact
+from attesta_common.canary import epoch_canary_secret, is_canary
+from attesta_common.events import InferenceRequested
+from attesta_engine.port import Generation
+
+SPOIL_SCALE = 1.02
+
+
+class CanarySpoiler:
+    def __init__(self, canary_key: bytes) -> None:
+        self._key = canary_key
+        self._secrets: dict[int, bytes] = {}
+
+    def is_canary(self, request: InferenceRequested) -> bool:
+        secret = self._secrets.get(request.epoch)
+        if secret is None:
+            secret = self._secrets[request.epoch] = epoch_canary_secret(self._key, request.epoch)
+        return is_canary(secret, request.inference_id)
+
+    @staticmethod
+    def spoil(generation: Generation) -> Generation:
+        artifact = generation.artifact
+        spoiled = TopKArtifact.build(
+            artifact.k,
+            artifact.token_ids,
+            [[lp * SPOIL_SCALE for lp in row] for row in artifact.logprobs],
+        )
+        return replace(generation, artifact=spoiled)
