@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from bench.economics import plot, tables
 from bench.economics.cli import parse_args
-from bench.economics.model import Economics, Network, Rules, Validator
+from bench.economics.model import Economics, Network, Rules, Validator, canary_flag_probability
 from bench.economics.simulate import (
     CatchTimes,
     Scenario,
@@ -241,7 +241,40 @@ def main() -> None:
         )
     )
 
-    # 6. Per-scenario detection rates (bench.detection's measurements), if given.
+    # 6. Canaries against rubber-stamping validators.
+    rows = []
+    canary_out: dict[str, float] = {}
+    owed = sum(network.check_probabilities(HEADLINE_RATE)) / len(network.validators)
+    owed_checks = owed * economics.inferences_per_epoch * network.executors
+    share = economics.epoch_reward_pool * economics.validator_reward_share_percent // 100
+    validator_share = share / len(network.validators)
+    check_cost = a.validate_cost * economics.honest_cost
+    for canary_rate in (0.01, 0.05):
+        for stamp in (1.0, 0.5, 0.1):
+            p_flag = canary_flag_probability(owed_checks, canary_rate, stamp)
+            saving = owed_checks * stamp * check_cost
+            loss = p_flag * validator_share
+            canary_out[f"canary {canary_rate:.0%}, stamp {stamp:.0%}"] = round(p_flag, 4)
+            rows.append(
+                [
+                    f"{canary_rate:.0%}",
+                    f"{stamp:.0%}",
+                    f"{p_flag:.4f}",
+                    f"{loss:.0f}",
+                    f"{saving:.1f}",
+                    f"{loss - saving:+.0f}",
+                ]
+            )
+    report.append(
+        tables.table(
+            f"Rubber-stamping validator vs canaries at 1% target ({owed_checks:.0f} owed checks "
+            f"per epoch; validator share {validator_share:.0f}; a check costs {check_cost:g})",
+            ["canary rate", "stamped", "P(flag)/epoch", "E[loss]", "saving", "loss - saving"],
+            rows,
+        )
+    )
+
+    # 7. Per-scenario detection rates (bench.detection's measurements), if given.
     scenario_rates = parse_detection(a.detection_rates)
     by_scenario: dict[str, dict[str, float | None]] = {}
     if scenario_rates:
@@ -310,6 +343,7 @@ def main() -> None:
         profit_honest_net_per_epoch=round(honest_net),
         epoch_detail=extra,
         lazy_validators=lazy_out,
+        canary_flag_probability_per_epoch=canary_out,
         per_scenario=by_scenario,
         goals={
             "caught_within_500_at_1pct_ge_99pct": headline >= GOAL_PROBABILITY,

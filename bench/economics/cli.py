@@ -68,5 +68,11 @@ def parse_args() -> argparse.Namespace:
         default=float(env("SLASH_MULTIPLE", str(SLASH_MULTIPLE))),
         help="the slash multiple (the settler's by default) [SLASH_MULTIPLE]",
     )
+    p.add_argument(
+        "--validate-cost",
+        type=float,
+        default=float(env("VALIDATE_COST", "0.05")),
+        help="a check's cost / the generation's (bench.detection measures it) [VALIDATE_COST]",
+    )
     p.add_argument("--plot", default=env("PLOT", "docs/economics.png"), help="[PLOT]")
     return p.parse_args()

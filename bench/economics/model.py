@@ -204,3 +204,15 @@ def epoch_income(
         income = np.maximum(income - slash, 0.0)
     cost = np.where(cheated, economics.cheat_cost, economics.honest_cost).sum(axis=1)
     return income.astype(np.float64), cost.astype(np.float64), marked
+
+
+def canary_flag_probability(owed_checks: float, canary_rate: float, stamp_fraction: float) -> float:
+    """P(a rubber-stamping validator passes at least one canary in an epoch).
+
+    The gateway plants one canary per real request with probability `canary_rate`, so a
+    share c / (1 + c) of all inferences, and owed checks fall on them alike (a validator
+    cannot tell them apart). Each owed check is stamped instead of done with probability
+    `stamp_fraction`; one stamped canary flags the validator (`approved_canary`).
+    """
+    per_check = canary_rate / (1.0 + canary_rate) * stamp_fraction
+    return float(1.0 - (1.0 - per_check) ** owed_checks)

@@ -20,6 +20,7 @@ from bench.economics.model import (
     Network,
     Rules,
     Validator,
+    canary_flag_probability,
     epoch_income,
     has_run,
     invalidation_probability,
@@ -208,3 +209,13 @@ def test_parse_detection_reads_pairs_and_the_detection_json(tmp_path: Path) -> N
     assert parse_detection(str(path)) == {"x": 0.9}
     with pytest.raises(ValueError):
         parse_detection("a=1.5")
+
+
+def test_canary_flag_probability_matches_a_per_check_draw() -> None:
+    rng = np.random.default_rng(9)
+    owed, rate, stamp, epochs = 40, 0.05, 0.5, 100_000
+    canary = rng.random((epochs, owed)) < rate / (1 + rate)
+    stamped = rng.random((epochs, owed)) < stamp
+    flagged = (canary & stamped).any(axis=1).mean()
+    assert flagged == pytest.approx(canary_flag_probability(owed, rate, stamp), abs=0.005)
+    assert canary_flag_probability(owed, rate, 0.0) == 0.0
