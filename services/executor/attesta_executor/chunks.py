@@ -1,5 +1,6 @@
-"""The `chunk` events of one inference: one per generated token, in order, then whatever
-text the engine still held back when it stopped.
+"""The `chunk` events of one inference: one per burst of generated tokens (one token
+while the engine is slower than the stream), in order, then whatever text the engine
+still held back when it stopped.
 
 Concatenated, the chunk texts equal the text of the signed record.
 """
@@ -22,22 +23,24 @@ class ChunkStream:
         self._streamed = 0
         self._tokens = 0
 
-    async def step(self, step: TokenStep) -> None:
+    async def steps(self, steps: list[TokenStep]) -> None:
         logprobs = None
         if self._request.logprobs:
-            logprobs = [token_logprob(step, self._request.top_logprobs, self._token_text)]
+            top = self._request.top_logprobs
+            logprobs = [token_logprob(step, top, self._token_text) for step in steps]
+        text = "".join(step.text_delta for step in steps)
         await self._outbox.event(
             StreamEvent(
                 type="chunk",
                 inference_id=self._request.inference_id,
-                index=step.position,
-                text=step.text_delta,
-                token_ids=[step.token_id],
+                index=steps[0].position,
+                text=text,
+                token_ids=[step.token_id for step in steps],
                 logprobs=logprobs,
             )
         )
-        self._streamed += len(step.text_delta)
-        self._tokens += 1
+        self._streamed += len(text)
+        self._tokens += len(steps)
 
     async def finish(self, text: str) -> None:
         """At max_tokens the engine may still hold back a possible stop-sequence prefix or

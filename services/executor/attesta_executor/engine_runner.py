@@ -5,7 +5,9 @@ it serialises its forwards anyway (torch already spreads one sequence over every
 and one thread keeps the order in which requests were accepted. An engine that batches
 (`ConcurrentEngine`, vLLM) is awaited directly, so every request in flight joins its batch.
 Each step crosses back to the event loop through `call_soon_threadsafe` onto an asyncio
-queue; the steps are consumed there in order.
+queue; the steps are consumed there in order. Steps that queued up while the previous
+ones were handled are handed over together: a slow engine still streams token by token,
+a fast one (a vLLM batch, a short answer) costs one message per burst, not per token.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from attesta_engine.port import (
 
 T = TypeVar("T")
 
-StepHandler = Callable[[TokenStep], Awaitable[None]]
+# Called with the steps in order, one or more at a time (never zero).
+StepHandler = Callable[[list[TokenStep]], Awaitable[None]]
 
 
 class EngineRunner:
@@ -45,7 +48,7 @@ class EngineRunner:
         on_step: StepHandler,
         should_stop: Callable[[], bool] | None = None,
     ) -> Generation:
-        """Generate on the worker thread, awaiting `on_step` for every step in order.
+        """Generate on the worker thread, awaiting `on_step` for the steps in order.
 
         If `on_step` fails, or this coroutine is cancelled, the worker is told to stop at
         its next step so the engine is free again soon, and the error is re-raised at once.
@@ -71,8 +74,16 @@ class EngineRunner:
         # marker always comes last.
         future.add_done_callback(lambda _: queue.put_nowait(None))
         try:
-            while (step := await queue.get()) is not None:
-                await on_step(step)
+            ended = False
+            while not ended and (step := await queue.get()) is not None:
+                steps = [step]
+                while not queue.empty():
+                    queued = queue.get_nowait()
+                    if queued is None:
+                        ended = True
+                        break
+                    steps.append(queued)
+                await on_step(steps)
         except BaseException:
             abandon.set()
             # Nobody awaits the abandoned generation: retrieve its outcome so asyncio does

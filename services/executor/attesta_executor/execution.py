@@ -153,15 +153,15 @@ class Execution:
 
         started = time.perf_counter()
 
-        async def on_step(step: TokenStep) -> None:
-            if step.position == 0:
+        async def on_steps(steps: list[TokenStep]) -> None:
+            if steps[0].position == 0:
                 trace.get_current_span().set_attribute(
                     "attesta.time_to_first_token_s", time.perf_counter() - started
                 )
-            self._tokens.inc()
-            await chunks.step(step)
+            self._tokens.inc(len(steps))
+            await chunks.steps(steps)
 
-        generation = await self._runner.generate(spec, on_step, should_stop)
+        generation = await self._runner.generate(spec, on_steps, should_stop)
         await chunks.finish(generation.text)
         return generation
 

@@ -1,4 +1,5 @@
-"""Chunk events: one per token, logprobs only on request, the held-back tail at the end."""
+"""Chunk events: one per burst of steps, logprobs only on request, the held-back tail at
+the end."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ async def stream(asked: InferenceRequested, deltas: list[str], text: str) -> lis
     sink = Sink()
     chunks = ChunkStream(sink, asked, VOCAB.__getitem__)  # type: ignore[arg-type]
     for position, delta in enumerate(deltas):
-        await chunks.step(TokenStep(position, 1, TOP_IDS, TOP_LOGPROBS, delta))
+        await chunks.steps([TokenStep(position, 1, TOP_IDS, TOP_LOGPROBS, delta)])
     await chunks.finish(text)
     return sink.events
 
@@ -53,6 +54,20 @@ async def test_one_chunk_per_token_without_logprobs_by_default() -> None:
         (2, "b", [1]),
     ]
     assert all(e.type == "chunk" and e.logprobs is None for e in events)
+
+
+async def test_a_burst_of_steps_is_one_chunk_with_every_token() -> None:
+    sink = Sink()
+    chunks = ChunkStream(sink, request(logprobs=True, top_logprobs=1), VOCAB.__getitem__)  # type: ignore[arg-type]
+    burst = [TokenStep(p, 1, TOP_IDS, TOP_LOGPROBS, d) for p, d in enumerate(["a", "b", "c"])]
+    await chunks.steps(burst[:1])
+    await chunks.steps(burst[1:])
+    await chunks.finish("abc")
+    assert [(e.index, e.text, e.token_ids) for e in sink.events] == [
+        (0, "a", [1]),
+        (1, "bc", [1, 1]),
+    ]
+    assert [len(e.logprobs or []) for e in sink.events] == [1, 2]
 
 
 async def test_logprobs_when_asked() -> None:

@@ -1,4 +1,5 @@
-"""The async wrapper: steps in order on the loop, the engine on its own thread."""
+"""The async wrapper: steps in order on the loop, the engine on its own thread, bursts
+handed over together."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ async def test_steps_arrive_in_order_on_the_loop_then_the_result() -> None:
     seen: list[int] = []
     loop_thread = threading.current_thread().name
 
-    async def on_step(step: TokenStep) -> None:
+    async def on_step(steps: list[TokenStep]) -> None:
         assert threading.current_thread().name == loop_thread
-        seen.append(step.position)
+        assert steps
+        seen.extend(step.position for step in steps)
 
     generation = await runner.generate(spec(), on_step)
     runner.close()
@@ -35,7 +37,7 @@ async def test_steps_arrive_in_order_on_the_loop_then_the_result() -> None:
 async def test_engine_errors_reach_the_caller() -> None:
     runner = EngineRunner(FakeEngine(fail_at=2))
 
-    async def on_step(step: TokenStep) -> None:
+    async def on_step(steps: list[TokenStep]) -> None:
         return None
 
     with pytest.raises(RuntimeError, match="fake engine failure"):
@@ -47,7 +49,7 @@ async def test_a_failing_step_handler_stops_the_engine() -> None:
     engine = FakeEngine()
     runner = EngineRunner(engine)
 
-    async def on_step(step: TokenStep) -> None:
+    async def on_step(steps: list[TokenStep]) -> None:
         raise ConnectionError("stream gone")
 
     with pytest.raises(ConnectionError):
@@ -65,5 +67,23 @@ async def test_should_stop_cancels_the_generation() -> None:
     runner.close()
 
 
-async def _ignore(step: TokenStep) -> None:
+async def test_steps_that_queued_up_meanwhile_come_as_one_burst() -> None:
+    runner = EngineRunner(FakeEngine())
+    bursts: list[list[int]] = []
+    first = asyncio.Event()
+
+    async def on_step(steps: list[TokenStep]) -> None:
+        bursts.append([step.position for step in steps])
+        if not first.is_set():
+            first.set()
+            # A slow consumer: the engine runs ahead meanwhile.
+            await asyncio.sleep(0.3)
+
+    await runner.generate(spec(40), on_step)
+    runner.close()
+    assert [p for burst in bursts for p in burst] == list(range(40))
+    assert len(bursts) < 40 and max(len(b) for b in bursts) > 1
+
+
+async def _ignore(steps: list[TokenStep]) -> None:
     return None
