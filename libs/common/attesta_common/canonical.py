@@ -10,7 +10,6 @@ import hashlib
 import json
 from typing import Any
 
-
 # What `json.dumps` with these options builds on every call; encoders keep no state
 # between calls, so one serves every call.
 _ENCODER = json.JSONEncoder(

@@ -3,7 +3,8 @@
 Each fetched batch is checked record by record, its valid records go into
 `ledger_pending` in one statement and one transaction, and once that committed every
 message of the batch is acked (rejected records included: redelivering them cannot make
-them valid). Checking the next batch overlaps the previous batch's insert.
+them valid). Checking the next batch overlaps the previous batch's insert, and several
+fetched batches wait their turn, so checking goes on while sealing holds inserts back.
 
 A database failure nacks the batch's valid messages with a delay (redelivery, never
 loss, and no hot loop while the database is away). A crash before the acks leaves the
@@ -22,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import asyncpg
 import nats.errors
@@ -33,14 +34,19 @@ from nats.js.api import AckPolicy, ConsumerConfig
 
 from attesta_chain_writer.ingest import RecordIngestor, check_all
 from attesta_chain_writer.pending import PendingRecord, add_pending
+from attesta_chain_writer.pull import deliver_queued_directly, stream_seq
 from attesta_chain_writer.settings import ChainWriterSettings
 
 log = logging.getLogger(__name__)
 
 _DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 _FETCH_TIMEOUTS = (nats.errors.TimeoutError, asyncio.TimeoutError)
-# Fetched batches being checked or inserted at once.
-_MAX_IN_FLIGHT = 3
+# Fetched batches in hand at once (waiting, being checked or being inserted): enough to
+# keep checking through a seal (~100ms, during which inserts wait for the ingestion lock).
+# The consumer's max_ack_pending is sized from it.
+_MAX_IN_FLIGHT = 4
+# Records checked between two turns of the event loop (~2ms).
+_CHECK_CHUNK = 50
 
 
 @dataclass
@@ -75,6 +81,7 @@ class RecordConsumer:
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._last: asyncio.Task[None] | None = None
+        self._checking = asyncio.Lock()
         self._fetching = False
         self._stopping = False
 
@@ -93,6 +100,7 @@ class RecordConsumer:
                 max_ack_pending=max((_MAX_IN_FLIGHT + 2) * settings.fetch_batch_size, 10_000),
             ),
         )
+        deliver_queued_directly(self._sub)
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="chain-writer-consumer")
 
@@ -147,31 +155,38 @@ class RecordConsumer:
             self._last = task
 
     async def _process(self, messages: list[Msg], previous: asyncio.Task[None] | None) -> None:
-        checked = self._check(messages)
+        checked = _Checked()
+        # One batch at a time (the lock is first come, first served), so the oldest is
+        # ready to insert first.
+        async with self._checking:
+            for start in range(0, len(messages), _CHECK_CHUNK):
+                # Checking holds the event loop (~40us a record): in chunks, the next
+                # pull request, database replies and acks go through in between.
+                await asyncio.sleep(0)
+                self._check(messages[start : start + _CHECK_CHUNK], checked)
         if previous is not None:
             # Inserts in fetch order, whatever became of the previous batch.
             await asyncio.wait([previous])
         await self._write(checked)
 
-    def _check(self, messages: list[Msg]) -> _Checked:
-        checked = _Checked()
+    def _check(self, messages: list[Msg], checked: _Checked) -> None:
         try:
-            items = [(m.data, m.metadata.sequence.stream) for m in messages]
+            items = [
+                (m.data, stream_seq(m), (m.headers or {}).get("traceparent")) for m in messages
+            ]
             results = check_all(self._ingestor.genesis, items)
         except Exception:
             log.exception("checking %d record messages failed, they come back", len(messages))
             checked.failed.extend(messages)
-            return checked
-        for message, (_, seq), result in zip(messages, items, results, strict=True):
+            return
+        for message, (_, seq, _), result in zip(messages, items, results, strict=True):
             if isinstance(result, PendingRecord):
-                traceparent = (message.headers or {}).get("traceparent")
-                checked.records.append((message, replace(result, traceparent=traceparent)))
+                checked.records.append((message, result))
             elif isinstance(result, str):
                 log.warning("record at stream seq %d rejected, not anchored: %s", seq, result)
                 checked.rejected.append(message)
             else:
                 checked.failed.append(message)
-        return checked
 
     async def _write(self, checked: _Checked) -> None:
         records, rejected = checked.records, checked.rejected

@@ -16,7 +16,8 @@ class ChainWriterSettings(ServiceSettings):
     batch_interval_ms: int = Field(default=500, ge=1)
     consumer_durable: str = "chain-writer"
     # Messages per pull request: checked together, inserted in one statement, then acked.
-    fetch_batch_size: int = Field(default=1000, ge=1)
+    # 2000 rather than 1000: fewer pulls and inserts, ~10% more records/s (bench-anchoring).
+    fetch_batch_size: int = Field(default=2000, ge=1)
     # How long an idle pull request waits; a pull returns as soon as messages are there.
     fetch_timeout_ms: int = Field(default=1000, ge=1)
     # A message neither acked nor nacked (crash mid-insert) comes back after this long.
