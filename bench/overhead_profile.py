@@ -30,4 +30,8 @@ async def profile_window(name: str) -> None:
     while not stop.exists():  # noqa: ASYNC110
         await asyncio.sleep(_POLL_S)
     profiler.disable()
-    profiler.dump_stats(str(Path(folder) / f"{name}.prof"))
+    # Written aside, then renamed: the reader polls for the name and must never see it half
+    # written.
+    partial = Path(folder) / f"{name}.prof.partial"
+    profiler.dump_stats(str(partial))
+    partial.rename(Path(folder) / f"{name}.prof")
