@@ -47,8 +47,14 @@ def main() -> None:
             bar.set_postfix_str(f"{scenario.name} {tally.caught}/{tally.total}")
     cheat_seconds = time.perf_counter() - started
     checks = []
-    for check in tqdm(honest_checks(h, honest_total, tokens), desc="honest", file=sys.stderr):
-        checks.append(check)
+    failures = 0
+    with tqdm(total=honest_total, desc="honest", file=sys.stderr) as bar:
+        for check in honest_checks(h, honest_total, tokens):
+            checks.append(check)
+            failures += not check.verdict.passed
+            # A long run shows its running tally, not only the final line.
+            bar.set_postfix_str(f"failures {failures}", refresh=False)
+            bar.update()
     rows = detection(tallies)
     honest = honest_numbers(checks, h.model.distance_threshold)
     codec = codec_numbers(checks, h.model.distance_threshold)
