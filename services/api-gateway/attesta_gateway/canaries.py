@@ -18,16 +18,15 @@ import logging
 import secrets
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from attesta_common.broker import publish_record
 from attesta_common.canary import canary_commitment, epoch_canary_secret, is_canary
 from attesta_common.envelope import sign_event
 from attesta_common.epochs import draw_executor, epoch_at, epoch_end_ms, epoch_seed
-from attesta_common.events import CanaryCommitted, CanaryRevealed, InferenceRequested
+from attesta_common.events import CanaryCommitted, CanaryRevealed
 from attesta_common.genesis import Genesis
 from attesta_common.metrics import GATEWAY_CANARIES
-from attesta_common.pricing import inference_cost
 from attesta_common.subjects import canary_committed, canary_revealed, inference_requested
 
 from attesta_gateway.context import GatewayContext
@@ -121,22 +120,16 @@ class CanaryPlanter:
             log.warning("no canary id found in %d tries", MAX_TRIES)
             return None
         sampling = job.sampling.model_copy(update={"seed": secrets.randbits(63)})
-        request = InferenceRequested(
+        request = replace(job, sampling=sampling).request(
             inference_id=inference_id,
-            endpoint=job.endpoint,
             epoch=epoch,
-            model=job.model.name,
-            messages=job.messages,
-            prompt=job.prompt,
-            sampling=sampling,
-            logprobs=job.logprobs,
-            top_logprobs=job.top_logprobs,
             account=template.account,
+            candidates=candidates,
             executor=executor,
-            candidates=sorted(address for address, _ in candidates),
-            reserved=_reserved(ctx, job),
-            requested_at_ms=now_ms,
-            deadline_ms=now_ms + int(ctx.settings.request_timeout_s * 1000),
+            # What a real request of its size reserves, so the record looks like one.
+            reserved=job.reservation(ctx.genesis),
+            now_ms=now_ms,
+            timeout_s=ctx.settings.request_timeout_s,
         )
         record = sign_event(request, ctx.key)
         await publish_record(ctx.broker, inference_requested(executor), record)
@@ -192,11 +185,6 @@ class CanaryPlanter:
                 # The broker may be away; the next round tries again.
                 log.exception("canary commit or reveal failed")
             await asyncio.sleep(self._ctx.settings.canary_interval_s)
-
-
-def _reserved(ctx: GatewayContext, job: InferenceJob) -> int:
-    # What a real request of this size reserves, so the record looks like one.
-    return inference_cost(ctx.genesis, job.prompt_bound, job.sampling.max_tokens)
 
 
 def _now_ms() -> int:

@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 from attesta_common.envelope import sign_event
 from attesta_common.epochs import draw_executor, epoch_at, epoch_seed
 from attesta_common.events import ChatMessage, InferenceRequested, SamplingParams
-from attesta_common.genesis import ModelSpec
+from attesta_common.genesis import Genesis, ModelSpec
 from attesta_common.pricing import inference_cost
 from attesta_common.subjects import token_stream
 from opentelemetry import trace
@@ -44,6 +44,39 @@ class InferenceJob:
     prompt: str | None = None
     logprobs: bool = False
     top_logprobs: int = 0
+
+    def reservation(self, genesis: Genesis) -> int:
+        return inference_cost(genesis, self.prompt_bound, self.sampling.max_tokens)
+
+    def request(
+        self,
+        *,
+        inference_id: str,
+        epoch: int,
+        account: str,
+        candidates: list[tuple[str, int]],
+        executor: str,
+        reserved: int,
+        now_ms: int,
+        timeout_s: float,
+    ) -> InferenceRequested:
+        return InferenceRequested(
+            inference_id=inference_id,
+            endpoint=self.endpoint,
+            epoch=epoch,
+            model=self.model.name,
+            messages=self.messages,
+            prompt=self.prompt,
+            sampling=self.sampling,
+            logprobs=self.logprobs,
+            top_logprobs=self.top_logprobs,
+            account=account,
+            executor=executor,
+            candidates=sorted(address for address, _ in candidates),
+            reserved=reserved,
+            requested_at_ms=now_ms,
+            deadline_ms=now_ms + int(timeout_s * 1000),
+        )
 
 
 class CanarySource(Protocol):
@@ -84,7 +117,7 @@ class Dispatcher:
                 code="no_executor_available",
                 headers={"Retry-After": RETRY_AFTER_S},
             )
-        reserved = inference_cost(ctx.genesis, job.prompt_bound, job.sampling.max_tokens)
+        reserved = job.reservation(ctx.genesis)
         if not await accounts.reserve(ctx.pool, account.id, inference_id, reserved):
             raise OpenAIError(
                 402,
@@ -94,22 +127,15 @@ class Dispatcher:
             )
 
         executor = draw_executor(epoch_seed(ctx.genesis, epoch), inference_id, candidates)
-        request = InferenceRequested(
+        request = job.request(
             inference_id=inference_id,
-            endpoint=job.endpoint,
             epoch=epoch,
-            model=job.model.name,
-            messages=job.messages,
-            prompt=job.prompt,
-            sampling=job.sampling,
-            logprobs=job.logprobs,
-            top_logprobs=job.top_logprobs,
             account=account.id,
+            candidates=candidates,
             executor=executor,
-            candidates=sorted(address for address, _ in candidates),
             reserved=reserved,
-            requested_at_ms=now_ms,
-            deadline_ms=now_ms + int(ctx.settings.request_timeout_s * 1000),
+            now_ms=now_ms,
+            timeout_s=ctx.settings.request_timeout_s,
         )
         record = sign_event(request, ctx.key)
         span = trace.get_current_span()

@@ -7,16 +7,15 @@ rubber stamp. Real NATS, Postgres, model, gateway, executor, validator and settl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import httpx
 import nats
 import pytest
-import uvicorn
 from attesta_common.canary import epoch_canary_secret, is_canary
 from attesta_common.db import create_pool
 from attesta_common.envelope import SignedRecord, parse_record, sign_event
@@ -30,7 +29,6 @@ from attesta_engine.reference import ReferenceEngine
 from attesta_executor.service import Executor
 from attesta_executor.settings import ExecutorSettings
 from attesta_gateway.accounts import create_account
-from attesta_gateway.main import create_app
 from attesta_gateway.settings import GatewaySettings
 from attesta_settler.canaries import APPROVED_CANARY
 from attesta_settler.main import Settler
@@ -38,6 +36,8 @@ from attesta_validator.main import Validator
 from attesta_validator.settings import ValidatorSettings
 
 pytestmark = pytest.mark.model
+# tests/integration/conftest.py: (settings[, tracer provider]) -> async context of the URL.
+ServeGateway = Callable[..., AbstractAsyncContextManager[str]]
 API_KEY = "sk-attesta-canary"
 REAL_REQUESTS = 3
 EPOCH_S = 45.0
@@ -46,23 +46,6 @@ EPOCH_S = 45.0
 @pytest.fixture(scope="module")
 def engine() -> ReferenceEngine:
     return load_reference_engine(ModelSpec(name="SmolLM2-135M-Instruct"))
-
-
-@contextlib.asynccontextmanager
-async def _gateway(settings: GatewaySettings) -> AsyncIterator[str]:
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning"
-        )
-    )
-    serving = asyncio.create_task(server.serve())
-    try:
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event
-            await asyncio.sleep(0.02)
-        yield f"http://127.0.0.1:{settings.port}"
-    finally:
-        server.should_exit = True
-        await serving
 
 
 async def _eventually(check: object, what: str, timeout_s: float) -> None:
@@ -80,6 +63,7 @@ async def test_canaries_are_planted_caught_revealed_and_settled(
     database_url: str,
     devnet_keys: DevnetKeys,
     engine: ReferenceEngine,
+    serve_gateway: ServeGateway,
 ) -> None:
     # Epoch 0 ends EPOCH_S - 5 s from now: time to start, serve and check.
     genesis = build_genesis(
@@ -159,7 +143,7 @@ async def test_canaries_are_planted_caught_revealed_and_settled(
     await nc.subscribe("attesta.records.validation.verdict.*", cb=on_verdict)
     await nc.subscribe("attesta.records.epoch.settled", cb=on_settled)
     try:
-        async with _gateway(gateway_settings) as url:
+        async with serve_gateway(gateway_settings) as url:
             pool = await create_pool(database_url, max_size=2)
             await create_account(pool, "canary", API_KEY, 1_000_000)
             await executor.start()

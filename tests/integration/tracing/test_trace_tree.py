@@ -6,14 +6,13 @@ Postgres, the real model; spans collected in memory."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from attesta_common.db import create_pool
 from attesta_common.genesis import Genesis
 from attesta_devnet.genesis_builder import DevnetKeys
@@ -23,7 +22,6 @@ from attesta_engine.reference import ReferenceEngine
 from attesta_executor.service import Executor
 from attesta_executor.settings import ExecutorSettings
 from attesta_gateway.accounts import create_account
-from attesta_gateway.main import create_app
 from attesta_gateway.settings import GatewaySettings
 from attesta_validator.main import Validator
 from attesta_validator.settings import ValidatorSettings
@@ -33,6 +31,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 pytestmark = pytest.mark.model
+# tests/integration/conftest.py: (settings[, tracer provider]) -> async context of the URL.
+ServeGateway = Callable[..., AbstractAsyncContextManager[str]]
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 CLIENT_SPAN = "b7ad6b7169203331"
 
@@ -42,26 +42,6 @@ def engine() -> ReferenceEngine:
     from attesta_common.genesis import ModelSpec
 
     return load_reference_engine(ModelSpec(name="SmolLM2-135M-Instruct"))
-
-
-@contextlib.asynccontextmanager
-async def _gateway(settings: GatewaySettings, provider: TracerProvider) -> AsyncIterator[str]:
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, tracer_provider=provider),
-            host="127.0.0.1",
-            port=settings.port,
-            log_level="warning",
-        )
-    )
-    serving = asyncio.create_task(server.serve())
-    try:
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event
-            await asyncio.sleep(0.02)
-        yield f"http://127.0.0.1:{settings.port}"
-    finally:
-        server.should_exit = True
-        await serving
 
 
 def _by_kind(spans: list[ReadableSpan], kind: SpanKind, subject: str) -> ReadableSpan:
@@ -75,6 +55,7 @@ async def test_one_inference_is_one_trace(
     genesis: Genesis,
     devnet_keys: DevnetKeys,
     engine: ReferenceEngine,
+    serve_gateway: ServeGateway,
 ) -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -103,7 +84,7 @@ async def test_one_inference_is_one_trace(
         engine=engine,
         tracer_provider=provider,
     )
-    async with _gateway(gateway_settings, provider) as url:
+    async with serve_gateway(gateway_settings, provider) as url:
         pool = await create_pool(database_url, max_size=2)
         await create_account(pool, "trace", "sk-attesta-trace", 1_000_000)
         await pool.close()
