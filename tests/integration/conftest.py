@@ -1,4 +1,8 @@
-"""Fixtures shared by the integration tests that run several services together."""
+"""Fixtures shared by the integration tests that run several services together.
+
+Imports of services stay inside the fixtures: the vLLM environment (make test-vllm) runs
+integration tests without the gateway installed.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING
 
 import pytest
-import uvicorn
-from attesta_gateway.main import create_app
-from attesta_gateway.settings import GatewaySettings
-from opentelemetry.sdk.trace import TracerProvider
+
+if TYPE_CHECKING:
+    from attesta_gateway.settings import GatewaySettings
+    from opentelemetry.sdk.trace import TracerProvider
 
 ServeGateway = Callable[..., AbstractAsyncContextManager[str]]
 
@@ -21,6 +26,9 @@ async def _serve_gateway(
     settings: GatewaySettings, provider: TracerProvider | None = None
 ) -> AsyncIterator[str]:
     """The real gateway app under uvicorn in this process; yields its base URL."""
+    import uvicorn
+    from attesta_gateway.main import create_app
+
     app = create_app(settings, tracer_provider=provider)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning")
