@@ -31,6 +31,7 @@ VALUE_SETS = {
     "external": "ci/external-values.yaml",
     "gpu": "ci/gpu-values.yaml",
     "observability": "ci/observability-values.yaml",
+    "canary": "ci/canary-values.yaml",
 }
 
 
@@ -225,6 +226,23 @@ def test_gpu_executors_request_gpus_on_gpu_nodes() -> None:
         assert deployment["spec"]["replicas"] == 1
         assert deployment["spec"]["strategy"]["type"] == "Recreate"
     assert "attesta-validator-1" in deployments
+
+
+def test_canary_key_reaches_the_gateway_and_only_the_canary_executor() -> None:
+    deployments = _deployments("canary")
+
+    def canary_mount(name: str) -> tuple[str | None, list[str]]:
+        container = _container(deployments[name])
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        volumes = deployments[name]["spec"]["template"]["spec"]["volumes"]
+        secrets = [v["secret"]["secretName"] for v in volumes if v["name"] == "canary-key"]
+        return env.get("ATTESTA_CANARY_KEY_PATH"), secrets
+
+    expected = ("/etc/attesta/canary/canary.key", ["attesta-canary-key"])
+    assert canary_mount("attesta-api-gateway") == expected
+    assert canary_mount("attesta-executor-canary") == expected
+    assert canary_mount("attesta-executor-0") == (None, [])
+    assert canary_mount("attesta-validator-0") == (None, [])
 
 
 def test_observability_values_export_traces_and_add_a_service_monitor() -> None:

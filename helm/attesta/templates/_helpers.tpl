@@ -149,6 +149,10 @@ spec:
             - name: {{ $key }}
               value: {{ $value | quote }}
             {{- end }}
+            {{- if $cfg.canarySecret }}
+            - name: ATTESTA_CANARY_KEY_PATH
+              value: /etc/attesta/canary/canary.key
+            {{- end }}
           {{- if eq .component "api-gateway" }}
           ports:
             - name: http
@@ -208,6 +212,9 @@ spec:
             {{- toYaml $root.Values.securityContext | nindent 12 }}
           volumeMounts:
             - {name: key, mountPath: /etc/attesta/keys, readOnly: true}
+            {{- if $cfg.canarySecret }}
+            - {name: canary-key, mountPath: /etc/attesta/canary, readOnly: true}
+            {{- end }}
             - {name: genesis, mountPath: /etc/attesta/genesis, readOnly: true}
             - {name: tmp, mountPath: /tmp}
             {{- if and $cfg.gpu $cfg.gpu.enabled }}
@@ -220,6 +227,14 @@ spec:
             defaultMode: 0440
             items:
               - {key: {{ $cfg.keySecret.key }}, path: participant.key}
+        {{- with $cfg.canarySecret }}
+        - name: canary-key
+          secret:
+            secretName: {{ .name }}
+            defaultMode: 0440
+            items:
+              - {key: {{ .key }}, path: canary.key}
+        {{- end }}
         - name: genesis
           configMap:
             name: {{ $root.Values.genesis.configMap }}
