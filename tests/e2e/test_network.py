@@ -9,11 +9,14 @@ from typing import Any
 
 import asyncpg
 import httpx
+import nats
 import pytest
+from attesta_common.envelope import parse_record
 from attesta_common.epochs import draw_executor, epoch_seed
 from attesta_common.events import Receipt
 from attesta_common.ledger_proof import InclusionProof, verify_proof
 from attesta_common.receipts import receipt_signature_ok
+from attesta_common.subjects import inference_requested
 from attesta_devnet.network import Network
 from openai import OpenAI
 
@@ -35,6 +38,19 @@ def _inference(network: Network, inference_id: str) -> dict[str, Any]:
     )
     assert response.status_code in (200, 404), response.text
     return response.json() if response.status_code == 200 else {}
+
+
+async def _candidates(network: Network, executor: str, inference_id: str) -> list[str]:
+    """The live executors the gateway drew from, as its signed request names them."""
+    nc = await nats.connect(network.nats_url)
+    try:
+        sub = await nc.jetstream().subscribe(inference_requested(executor), ordered_consumer=True)
+        while True:
+            record = parse_record((await sub.next_msg(timeout=10)).data)
+            if record.body["inference_id"] == inference_id:
+                return list(record.body["candidates"])
+    finally:
+        await nc.close()
 
 
 def _wait_for(predicate: Any, timeout_s: float, what: str) -> Any:
@@ -64,11 +80,15 @@ def test_chat_answer_is_received_validated_anchored_and_settled(network: Network
     inference = _inference(network, reply.id)
     receipt = Receipt.model_validate(view)
     assert receipt_signature_ok(receipt)
+    # Drawn among the executors live at that moment (a loaded machine may miss a
+    # heartbeat), which the signed request names.
+    candidates = asyncio.run(_candidates(network, inference["executor"], reply.id))
     executors = [
         (p.address, p.weight)
         for p in network.genesis.participants
-        if p.weight and "executor" in p.roles
+        if p.weight and "executor" in p.roles and p.address in candidates
     ]
+    assert executors
     drawn = draw_executor(epoch_seed(network.genesis, inference["epoch"]), reply.id, executors)
     assert receipt.executor == inference["executor"] == drawn
 
