@@ -2,7 +2,9 @@
 
 Environment: QUICK=1 (every scenario a few times, a small honest batch), SAMPLES (cheats
 per scenario), HONEST (honest checks), TOKENS (max_tokens, 64), ONLY (comma-separated
-scenario names), OUT (also write the table there). Progress and the table go to stderr.
+scenario names), OUT (also write the table there), FIRST_INDEX (the first honest request's
+workload index, 100000: another value gives other prompts and seeds). Progress and the
+table go to stderr.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def main() -> None:
     checks = []
     failures = 0
     with tqdm(total=honest_total, desc="honest", file=sys.stderr) as bar:
-        for check in honest_checks(h, honest_total, tokens):
+        for check in honest_checks(h, honest_total, tokens, _int("FIRST_INDEX", 100_000)):
             checks.append(check)
             failures += not check.verdict.passed
             # A long run shows its running tally, not only the final line.
