@@ -25,6 +25,7 @@ from attesta_engine.port import (
     TokenStep,
 )
 from attesta_engine.steps import StepBuilder
+from attesta_engine.tokenization import Tokenization
 
 ANSWER = (
     "The lighthouse keeper climbed the stairs every evening, lit the lamp and watched"
@@ -40,7 +41,7 @@ _TAIL_LOGPROBS = (-4.0, -5.0, -6.0, -7.0, -8.0, -9.0, -10.0, -11.0)
 _FLOOR_LOGPROB = -30.0
 
 
-class InstantEngine:
+class InstantEngine(Tokenization):
     """The `Engine` port with no forward pass: the answer's tokens are emitted at once."""
 
     def __init__(
@@ -62,23 +63,6 @@ class InstantEngine:
     @property
     def vocab_size(self) -> int:
         return len(self._tokenizer)
-
-    def chat_prompt_ids(self, messages: Sequence[dict[str, str]]) -> list[int]:
-        encoded = self._tokenizer.apply_chat_template(
-            list(messages), add_generation_prompt=True, tokenize=True
-        )
-        ids = encoded["input_ids"] if hasattr(encoded, "keys") else encoded
-        return [int(i) for i in ids]
-
-    def text_prompt_ids(self, prompt: str) -> list[int]:
-        return [int(i) for i in self._tokenizer.encode(prompt, add_special_tokens=False)]
-
-    def token_text(self, token_id: int) -> str:
-        return str(self._tokenizer.decode([token_id], skip_special_tokens=False))
-
-    def decode(self, token_ids: Sequence[int]) -> str:
-        visible = [t for t in token_ids if t not in self.eos_token_ids]
-        return str(self._tokenizer.decode(visible, skip_special_tokens=True))
 
     def topk_at(self, position: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
         """The distribution at `position`: the answer's token first (EOS once it is over)."""
