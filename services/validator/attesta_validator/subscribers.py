@@ -3,6 +3,8 @@ and the newest settlement for reputation."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from attesta_common.subjects import (
     EPOCH_SETTLED,
     INFERENCE_FINISHED_ALL,
@@ -31,32 +33,26 @@ def register_subscribers(
     async def on_verdict(msg: NatsMessage) -> None:
         await handlers.on_verdict(msg)
 
-    broker.subscriber(
-        INFERENCE_FINISHED_ALL,
-        stream=stream,
-        durable=settings.durable_for(handlers.address),
-        pull_sub=PullSub(batch_size=1, timeout=settings.fetch_timeout_s),
-        config=ConsumerConfig(
-            deliver_policy=DeliverPolicy.ALL,
-            ack_wait=settings.ack_wait_s,
-            max_deliver=settings.max_deliver,
-        ),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-    )(on_finished)
-    # Every verdict, for disputes: a durable consumer, so failed verdicts published while
-    # this validator was down are still answered.
-    broker.subscriber(
-        VERDICTS_ALL,
-        stream=stream,
-        durable=settings.dispute_durable_for(handlers.address),
-        pull_sub=PullSub(batch_size=1, timeout=settings.fetch_timeout_s),
-        config=ConsumerConfig(
-            deliver_policy=DeliverPolicy.ALL,
-            ack_wait=settings.ack_wait_s,
-            max_deliver=settings.max_deliver,
-        ),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-    )(on_verdict)
+    def durable(subject: str, name: str) -> Any:
+        """A durable pull consumer over the whole stream: nothing published while this
+        validator was down is missed; a handler error redelivers the message."""
+        return broker.subscriber(
+            subject,
+            stream=stream,
+            durable=name,
+            pull_sub=PullSub(batch_size=1, timeout=settings.fetch_timeout_s),
+            config=ConsumerConfig(
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=settings.ack_wait_s,
+                max_deliver=settings.max_deliver,
+            ),
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+        )
+
+    durable(INFERENCE_FINISHED_ALL, settings.durable_for(handlers.address))(on_finished)
+    # Every verdict, for disputes: failed verdicts published while this validator was down
+    # are still answered.
+    durable(VERDICTS_ALL, settings.dispute_durable_for(handlers.address))(on_verdict)
     # Settlements from the newest one on (older ones only matter to a backlog, which is then
     # decided with reputation 0, checking everything): an ordered (ephemeral, gap-free)
     # consumer that starts at the last one on the subject and follows the new ones.
