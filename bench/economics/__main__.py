@@ -17,7 +17,8 @@ from tqdm import tqdm
 
 from bench.economics import plot, tables
 from bench.economics.cli import parse_args
-from bench.economics.model import Economics, Network, Rules, Validator, canary_flag_probability
+from bench.economics.goals import GOAL_PROBABILITY, GOAL_WITHIN, HEADLINE_RATE
+from bench.economics.model import Economics, Network, Rules
 from bench.economics.simulate import (
     CatchTimes,
     Scenario,
@@ -32,31 +33,7 @@ from bench.economics.strategies import (
     HONEST,
     parse_detection,
 )
-
-GOAL_WITHIN = 500
-GOAL_PROBABILITY = 0.99
-HEADLINE_RATE = 0.01
-
-
-def _lazy_networks() -> list[tuple[str, Network]]:
-    """Ten equal validators, some lazy: which share, how lazy, skipping or rubber-stamping."""
-    configs = [
-        (0, 0.0, False),
-        (3, 1.0, False),
-        (5, 0.5, False),
-        (5, 1.0, False),
-        (10, 0.5, False),
-        (10, 0.9, False),
-        (5, 1.0, True),
-    ]
-    out = []
-    for lazy, skip, stamp in configs:
-        validators = tuple(
-            Validator(skip=skip if i < lazy else 0.0, rubber_stamp=stamp) for i in range(10)
-        )
-        mode = "rubber-stamp" if stamp else "skip"
-        out.append((f"{lazy}/10 lazy, {mode} {skip:.0%}", Network(validators=validators)))
-    return out
+from bench.economics.validators import canary_table, lazy_validator_table
 
 
 def main() -> None:
@@ -196,33 +173,10 @@ def main() -> None:
     )
 
     # 4. Lazy validators lower the effective sampling rate.
-    rows = []
-    lazy_out: dict[str, dict[str, float | None]] = {}
-    for name, lazy_net in tqdm(_lazy_networks(), desc="lazy", file=sys.stderr):
-        scenario = Scenario(HEADLINE_RATE, a.detection, a.false_positive)
-        p_cheat, _ = probabilities(lazy_net, scenario)
-        times = catch_times(rng, lazy_net, economics, unslashed, scenario, full_time, small, 2)
-        lazy_out[name] = {
-            "p_invalidated": round(p_cheat, 6),
-            "median_closed": geometric_median(p_cheat),
-            "p_within_500": round(geometric_within(p_cheat, 500), 4),
-        }
-        rows.append(
-            [
-                name,
-                f"{p_cheat:.5f}",
-                tables.fmt(geometric_median(p_cheat)),
-                tables.fmt(CatchTimes.median(times.caught)),
-                f"{geometric_within(p_cheat, GOAL_WITHIN):.4f}",
-            ]
-        )
-    report.append(
-        tables.table(
-            "Lazy validators, full-time cheater at 1% target (MC horizon 2 epochs)",
-            ["validators", "P(inv|cheat)", "median closed", "MC", f"P(<={GOAL_WITHIN})"],
-            rows,
-        )
+    text, lazy_out = lazy_validator_table(
+        rng, economics, unslashed, Scenario(HEADLINE_RATE, a.detection, a.false_positive), small
     )
+    report.append(text)
 
     # 5. What slashing costs an honest executor whose work is sometimes failed.
     rows = []
@@ -242,37 +196,8 @@ def main() -> None:
     )
 
     # 6. Canaries against rubber-stamping validators.
-    rows = []
-    canary_out: dict[str, float] = {}
-    owed = sum(network.check_probabilities(HEADLINE_RATE)) / len(network.validators)
-    owed_checks = owed * economics.inferences_per_epoch * network.executors
-    share = economics.epoch_reward_pool * economics.validator_reward_share_percent // 100
-    validator_share = share / len(network.validators)
-    check_cost = a.validate_cost * economics.honest_cost
-    for canary_rate in (0.01, 0.05):
-        for stamp in (1.0, 0.5, 0.1):
-            p_flag = canary_flag_probability(owed_checks, canary_rate, stamp)
-            saving = owed_checks * stamp * check_cost
-            loss = p_flag * validator_share
-            canary_out[f"canary {canary_rate:.0%}, stamp {stamp:.0%}"] = round(p_flag, 4)
-            rows.append(
-                [
-                    f"{canary_rate:.0%}",
-                    f"{stamp:.0%}",
-                    f"{p_flag:.4f}",
-                    f"{loss:.0f}",
-                    f"{saving:.1f}",
-                    f"{loss - saving:+.0f}",
-                ]
-            )
-    report.append(
-        tables.table(
-            f"Rubber-stamping validator vs canaries at 1% target ({owed_checks:.0f} owed checks "
-            f"per epoch; validator share {validator_share:.0f}; a check costs {check_cost:g})",
-            ["canary rate", "stamped", "P(flag)/epoch", "E[loss]", "saving", "loss - saving"],
-            rows,
-        )
-    )
+    text, canary_out = canary_table(network, economics, a.validate_cost)
+    report.append(text)
 
     # 7. Per-scenario detection rates (bench.detection's measurements), if given.
     scenario_rates = parse_detection(a.detection_rates)
