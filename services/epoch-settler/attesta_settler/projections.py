@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import asyncpg
 from attesta_common.envelope import SignedRecord
@@ -167,78 +168,25 @@ async def _verdict(
     )
 
 
-async def _seed(
-    conn: asyncpg.Connection, record: SignedRecord, event: ValidatorSeedCommitted, seq: int
+async def _first_by_owner(
+    conn: asyncpg.Connection,
+    record: SignedRecord,
+    owner: str,
+    what: str,
+    table: str,
+    row: dict[str, Any],
 ) -> None:
-    if event.validator != record.signer:
-        log.warning("seed commit signed by %s for %s ignored", record.signer, event.validator)
+    """Store a commitment or reveal signed by its owner; the first per (owner, epoch) counts,
+    so nobody can swap a seed or secret after seeing the audit."""
+    if owner != record.signer:
+        log.warning("%s signed by %s for %s ignored", what, record.signer, owner)
         return
+    # `table` and the column names are this module's constants, never record data.
+    columns = ", ".join(row)
+    placeholders = ", ".join(f"${i}" for i in range(1, len(row) + 1))
     await conn.execute(
-        """
-        INSERT INTO seed_commits (validator, epoch, seed_hash, seq) VALUES ($1, $2, $3, $4)
-        ON CONFLICT DO NOTHING
-        """,
-        event.validator,
-        event.epoch,
-        event.seed_hash,
-        seq,
-    )
-
-
-async def _reveal(
-    conn: asyncpg.Connection, record: SignedRecord, event: ValidatorSeedRevealed, seq: int
-) -> None:
-    # The first reveal counts: a validator cannot swap its seed after seeing the audit.
-    if event.validator != record.signer:
-        log.warning("seed reveal signed by %s for %s ignored", record.signer, event.validator)
-        return
-    await conn.execute(
-        """
-        INSERT INTO seed_reveals (validator, epoch, seed, seq) VALUES ($1, $2, $3, $4)
-        ON CONFLICT DO NOTHING
-        """,
-        event.validator,
-        event.epoch,
-        event.seed,
-        seq,
-    )
-
-
-async def _canary_commit(
-    conn: asyncpg.Connection, record: SignedRecord, event: CanaryCommitted, seq: int
-) -> None:
-    if event.gateway != record.signer:
-        log.warning("canary commit signed by %s for %s ignored", record.signer, event.gateway)
-        return
-    await conn.execute(
-        """
-        INSERT INTO canary_commits (gateway, epoch, secret_hash, seq) VALUES ($1, $2, $3, $4)
-        ON CONFLICT DO NOTHING
-        """,
-        event.gateway,
-        event.epoch,
-        event.secret_hash,
-        seq,
-    )
-
-
-async def _canary_reveal(
-    conn: asyncpg.Connection, record: SignedRecord, event: CanaryRevealed, seq: int
-) -> None:
-    if event.gateway != record.signer:
-        log.warning("canary reveal signed by %s for %s ignored", record.signer, event.gateway)
-        return
-    await conn.execute(
-        """
-        INSERT INTO canary_reveals (gateway, epoch, secret, record_hash, seq)
-        VALUES ($1, $2, $3, $4, $5)
-        ON CONFLICT DO NOTHING
-        """,
-        event.gateway,
-        event.epoch,
-        event.secret,
-        record.hash,
-        seq,
+        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING",
+        *row.values(),
     )
 
 
@@ -255,13 +203,33 @@ async def apply_record(
     elif isinstance(event, ValidationVerdict):
         await _verdict(conn, record, event, seq)
     elif isinstance(event, ValidatorSeedCommitted):
-        await _seed(conn, record, event, seq)
+        row = {
+            "validator": event.validator,
+            "epoch": event.epoch,
+            "seed_hash": event.seed_hash,
+            "seq": seq,
+        }
+        await _first_by_owner(conn, record, event.validator, "seed commit", "seed_commits", row)
     elif isinstance(event, ValidatorSeedRevealed):
-        await _reveal(conn, record, event, seq)
+        row = {"validator": event.validator, "epoch": event.epoch, "seed": event.seed, "seq": seq}
+        await _first_by_owner(conn, record, event.validator, "seed reveal", "seed_reveals", row)
     elif isinstance(event, CanaryCommitted):
-        await _canary_commit(conn, record, event, seq)
+        row = {
+            "gateway": event.gateway,
+            "epoch": event.epoch,
+            "secret_hash": event.secret_hash,
+            "seq": seq,
+        }
+        await _first_by_owner(conn, record, event.gateway, "canary commit", "canary_commits", row)
     elif isinstance(event, CanaryRevealed):
-        await _canary_reveal(conn, record, event, seq)
+        row = {
+            "gateway": event.gateway,
+            "epoch": event.epoch,
+            "secret": event.secret,
+            "record_hash": record.hash,
+            "seq": seq,
+        }
+        await _first_by_owner(conn, record, event.gateway, "canary reveal", "canary_reveals", row)
     elif isinstance(event, EpochSettled):
         await apply_settlement(conn, record, event, seq)
     else:
