@@ -59,6 +59,12 @@ test-vllm: install install-vllm
 bench-drift: install install-vllm
 	$(VLLM_ENV) $(VLLM_VENV)/bin/python -m bench.engine_drift
 
+# Honest controls where vLLM and the reference engine check each other's work.
+.PHONY: bench-detection-vllm
+bench-detection-vllm: install install-vllm
+	$(VLLM_ENV) SAMPLES=$${SAMPLES:-0} KINDS=$${KINDS:-vllm->reference,reference->vllm} \
+		$(VLLM_VENV)/bin/python -m bench.detection
+
 .PHONY: bench-economics
 bench-economics: install
 	$(VENV)/bin/python -m bench.economics

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
+from attesta_common import event_loop
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey
 from attesta_common.telemetry import setup_logging
@@ -30,7 +31,7 @@ def main() -> None:
         raise SystemExit(f"model {settings.model!r} is not in genesis")
     engine = InstantEngine(ensure_reference_model(), model_name=model.name, top_k=model.top_k)
     key = SigningKey.load(settings.key_path)
-    asyncio.run(_serve(Executor(settings, genesis, key, engine=engine)))
+    event_loop.run(_serve(Executor(settings, genesis, key, engine=engine)), settings.event_loop)
 
 
 async def _serve(executor: Executor) -> None:

@@ -4,8 +4,10 @@ tracer, log level and access log), plus an optional profiling window (overhead_p
 from __future__ import annotations
 
 import asyncio
+import os
 
 import uvicorn
+from attesta_common import event_loop
 from attesta_common.telemetry import setup_logging, setup_tracing
 from attesta_gateway.main import create_app
 from attesta_gateway.settings import GatewaySettings
@@ -17,7 +19,12 @@ async def _serve(settings: GatewaySettings) -> None:
     app = create_app(settings, tracer_provider=setup_tracing("attesta-api-gateway"))
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host=settings.host, port=settings.port, log_level=settings.log_level.lower()
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            # "h11" measures uvicorn's pure-Python parser against httptools ("auto").
+            http=os.environ.get("BENCH_UVICORN_HTTP", "auto"),
         )
     )
     window = asyncio.create_task(profile_window("gateway"))
@@ -30,7 +37,7 @@ async def _serve(settings: GatewaySettings) -> None:
 def main() -> None:
     settings = GatewaySettings()
     setup_logging(settings.log_level)
-    asyncio.run(_serve(settings))
+    event_loop.run(_serve(settings), settings.event_loop)
 
 
 if __name__ == "__main__":

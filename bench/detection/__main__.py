@@ -3,8 +3,9 @@
 Environment: QUICK=1 (every scenario a few times, a small honest batch), SAMPLES (cheats
 per scenario), HONEST (honest checks), TOKENS (max_tokens, 64), ONLY (comma-separated
 scenario names), OUT (also write the table there), FIRST_INDEX (the first honest request's
-workload index, 100000: another value gives other prompts and seeds). Progress and the
-table go to stderr.
+workload index, 100000: another value gives other prompts and seeds), KINDS (comma-separated
+honest kinds; the cross-engine kinds `vllm->reference` and `reference->vllm` need vLLM, so
+`make bench-detection-vllm`). Progress and the table go to stderr.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import json
 import os
 import sys
 import time
+from typing import Any
 
 from tqdm import tqdm
 
 from bench.detection.harness import Harness
-from bench.detection.honest import VLLM_INSTALLED, honest_checks
+from bench.detection.honest import CROSS, VLLM_INSTALLED, honest_checks
 from bench.detection.report import Tally, codec_numbers, detection, honest_numbers, table
 from bench.detection.scenarios import all_scenarios
 
@@ -32,6 +34,7 @@ def main() -> None:
     honest_total = _int("HONEST", 96 if quick else 3000)
     tokens = _int("TOKENS", 64)
     only = {s for s in os.environ.get("ONLY", "").split(",") if s}
+    kinds = [k for k in os.environ.get("KINDS", "").split(",") if k]
     started = time.perf_counter()
     h = Harness()
     scenarios = [s for s in all_scenarios() if not only or s.name in only]
@@ -50,13 +53,20 @@ def main() -> None:
     cheat_seconds = time.perf_counter() - started
     checks = []
     failures = 0
-    with tqdm(total=honest_total, desc="honest", file=sys.stderr) as bar:
-        for check in honest_checks(h, honest_total, tokens, _int("FIRST_INDEX", 100_000)):
-            checks.append(check)
-            failures += not check.verdict.passed
-            # A long run shows its running tally, not only the final line.
-            bar.set_postfix_str(f"failures {failures}", refresh=False)
-            bar.update()
+    vllm = _vllm_engine(h) if set(kinds) & set(CROSS) else None
+    try:
+        with tqdm(total=honest_total, desc="honest", file=sys.stderr) as bar:
+            for check in honest_checks(
+                h, honest_total, tokens, _int("FIRST_INDEX", 100_000), kinds=kinds, vllm=vllm
+            ):
+                checks.append(check)
+                failures += not check.verdict.passed
+                # A long run shows its running tally, not only the final line.
+                bar.set_postfix_str(f"failures {failures}", refresh=False)
+                bar.update()
+    finally:
+        if vllm is not None:
+            vllm.close()
     rows = detection(tallies)
     honest = honest_numbers(checks, h.model.distance_threshold)
     codec = codec_numbers(checks, h.model.distance_threshold)
@@ -74,11 +84,26 @@ def main() -> None:
         "artifact_bytes_per_token": round(codec["ata1_zlib"], 2),
         "compact_codec": {k: v for k, v in codec.items() if k != "ata1_zlib"},
         "detection_detail": rows,
-        "vllm": "compared" if VLLM_INSTALLED else "not installed: control skipped",
+        "vllm": "compared" if vllm else ("installed" if VLLM_INSTALLED else "not installed"),
         "cheat_seconds": round(cheat_seconds, 1),
         "seconds": round(time.perf_counter() - started, 1),
     }
     print(json.dumps(summary, sort_keys=True))
+
+
+def _vllm_engine(h: Harness) -> Any:
+    """vLLM on the same weights and dtype as the reference engine (needs `.venv-vllm`)."""
+    from attesta_engine.model_store import ensure_reference_model
+    from attesta_engine.vllm_async import AsyncVllmEngine
+
+    return AsyncVllmEngine(
+        ensure_reference_model(),
+        model_name=h.model.name,
+        top_k=h.model.top_k,
+        dtype=h.model.dtype,
+        max_model_len=512,
+        enforce_eager=True,
+    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from attesta_devnet.genesis_builder import DevnetKeys, build_genesis
 from attesta_engine.loader import load_reference_engine
 from attesta_engine.reference import ReferenceEngine
 from attesta_validator.admission import admit_finished
-from attesta_validator.check import check_inference, passed
+from attesta_validator.check import CheckingEngine, check_inference, passed
 
 from bench.detection.decode import Run, Sampling, decode
 from bench.detection.variants import VariantPool
@@ -116,12 +116,13 @@ class Harness:
         )
         return sign_event(finished, self.executor)
 
-    def check(self, record: SignedRecord) -> Verdict:
-        """What a validator concludes: admission, then the full check."""
+    def check(self, record: SignedRecord, engine: CheckingEngine | None = None) -> Verdict:
+        """What a validator concludes: admission, then the full check (on `engine`, by
+        default the reference engine)."""
         started = time.perf_counter()
         admitted = admit_finished(record.to_bytes(), self.genesis)
         checks, reasons = check_inference(
-            self.engine,
+            engine or self.engine,
             self.model,
             admitted.request,
             admitted.finished,

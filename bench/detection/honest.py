@@ -2,19 +2,21 @@
 
 Kinds: the reference engine itself (the executor's code path, 2 threads), the same with 1
 thread, a repeated run of the same request, and the bench decode loop at batch sizes 1, 4
-and 16 (left padding, attention mask). vLLM is used where installed; it is not here.
+and 16 (left padding, attention mask). Where vLLM is installed (`make
+bench-detection-vllm`), two more: vLLM generates and the reference engine checks, and the
+reference engine generates and a validator on vLLM checks.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 import torch
 from attesta_common.artifact import TopKArtifact
-from attesta_engine.port import GenerationSpec
+from attesta_engine.port import Engine, GenerationSpec
 
 from bench.detection.decode import Run, decode
 from bench.detection.harness import Harness, Request, Verdict, sampling_of
@@ -29,6 +31,10 @@ MIX = {
     "batch-4": (0.15, 4),
     "batch-16": (0.25, 16),
 }
+# The engines checking each other's work: (generator, validator), both with 2 threads.
+CROSS = {"vllm->reference": ("vllm", "reference"), "reference->vllm": ("reference", "vllm")}
+# Share and batch of every kind, the cross-engine ones included.
+KINDS = {**MIX, **{kind: (0.5, 1) for kind in CROSS}}
 VLLM_INSTALLED = importlib.util.find_spec("vllm") is not None
 
 
@@ -42,21 +48,31 @@ class HonestCheck:
     artifact: TopKArtifact
 
 
-def plan(total: int) -> dict[str, int]:
-    """Checks per kind: at least one batch of each kind, whole batches only."""
+def plan(total: int, kinds: Collection[str] = ()) -> dict[str, int]:
+    """Checks per kind: at least one batch of each kind, whole batches only.
+
+    `kinds` limits the plan to those kinds, their shares scaled to fill `total`.
+    """
+    chosen = {k: v for k, v in KINDS.items() if k in kinds} if kinds else MIX
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown honest kinds {sorted(unknown)}; known: {sorted(KINDS)}")
+    scale = sum(share for share, _ in chosen.values())
     counts = {}
-    for kind, (share, batch) in MIX.items():
-        counts[kind] = max(batch, round(share * total / batch) * batch)
+    for kind, (share, batch) in chosen.items():
+        counts[kind] = max(batch, round(share / scale * total / batch) * batch)
     return counts
 
 
-def _engine_run(h: Harness, request: Request, threads: int) -> tuple[Run, float]:
+def _engine_run(
+    h: Harness, request: Request, threads: int, engine: Engine | None = None
+) -> tuple[Run, float]:
     s = request.sample
     spec = GenerationSpec(request.prompt_ids, s.temperature, s.top_p, s.max_tokens, s.seed)
     torch.set_num_threads(threads)
     started = time.perf_counter()
     try:
-        gen = h.engine.generate(spec)
+        gen = (engine or h.engine).generate(spec)
     finally:
         elapsed = time.perf_counter() - started
         torch.set_num_threads(h.threads)
@@ -78,18 +94,35 @@ def _batch_runs(h: Harness, requests: list[Request]) -> tuple[list[Run], float]:
 
 
 def honest_checks(
-    h: Harness, total: int, max_tokens: int, first_index: int = 100_000
+    h: Harness,
+    total: int,
+    max_tokens: int,
+    first_index: int = 100_000,
+    *,
+    kinds: Collection[str] = (),
+    vllm: Engine | None = None,
 ) -> Iterator[HonestCheck]:
-    """Yields one checked honest inference at a time (so callers can show progress)."""
+    """Yields one checked honest inference at a time (so callers can show progress).
+
+    The cross-engine kinds need `vllm`, an engine on vLLM at the model's dtype.
+    """
     index, repeat_of = first_index, first_index
-    for kind, count in plan(total).items():
-        batch = MIX[kind][1]
+    engines = {"reference": h.engine, "vllm": vllm}
+    for kind, count in plan(total, kinds).items():
+        batch = KINDS[kind][1]
         for _ in range(count // batch):
             # A repeated run re-sends the request of an earlier engine run (same id, seed).
             base = repeat_of if kind == "repeated-run" else index
             requests = [h.request(sample(base + i, max_tokens)) for i in range(batch)]
             index += batch
-            if kind.startswith("batch-"):
+            validator = None
+            if kind in CROSS:
+                generator, validator = (engines[name] for name in CROSS[kind])
+                if generator is None or validator is None:
+                    raise ValueError(f"honest kind {kind} needs a vLLM engine")
+                run, seconds = _engine_run(h, requests[0], h.threads, generator)
+                runs = [run]
+            elif kind.startswith("batch-"):
                 runs, seconds = _batch_runs(h, requests)
             else:
                 run, seconds = _engine_run(h, requests[0], 1 if kind == "engine-1-thread" else 2)
@@ -97,11 +130,19 @@ def honest_checks(
             if kind == "repeated-run":
                 repeat_of += 1
             for request, run in zip(requests, runs, strict=True):
-                yield _checked(h, kind, request, run, seconds)
+                yield _checked(h, kind, request, run, seconds, validator)
 
 
-def _checked(h: Harness, kind: str, request: Request, run: Run, seconds: float) -> HonestCheck:
+def _checked(
+    h: Harness,
+    kind: str,
+    request: Request,
+    run: Run,
+    seconds: float,
+    validator: Engine | None = None,
+) -> HonestCheck:
     record = h.finish(request, run)
     table = TopKArtifact.build(h.model.top_k, run.ids, run.logprobs)
     size = len(table.encode())
-    return HonestCheck(kind, h.check(record), seconds, size, len(run.tokens), table)
+    verdict = h.check(record, validator)
+    return HonestCheck(kind, verdict, seconds, size, len(run.tokens), table)

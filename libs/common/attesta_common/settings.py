@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from attesta_common.event_loop import EventLoopChoice
+
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ATTESTA_", extra="ignore")
@@ -26,6 +28,8 @@ class ServiceSettings(BaseSettings):
     genesis_path: Path = Path(".data/genesis.json")
     key_path: Path = Path(".data/keys/service.key")
     log_level: str = "INFO"
+    # uvloop where installed (attesta_common.event_loop); "asyncio" for the standard loop.
+    event_loop: EventLoopChoice = "auto"
     # /health/live, /health/ready and /metrics for services without their own web app;
     # no port, no server (the gateway serves them on its API port).
     ops_host: str = "127.0.0.1"

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
-from attesta_gateway.accounts import Account, account_by_key
+from attesta_gateway.accounts import Account
 from attesta_gateway.context import GatewayContext
 from attesta_gateway.errors import OpenAIError, from_validation_error
 
@@ -36,7 +36,7 @@ async def authenticate(request: Request) -> Account:
     if scheme.lower() != "bearer" or not api_key.strip():
         raise _invalid_key("missing API key: send 'Authorization: Bearer <key>'")
     ctx: GatewayContext = request.app.state.ctx
-    account = await account_by_key(ctx.pool, api_key.strip())
+    account = await ctx.keys.account(ctx.pool, api_key.strip())
     if account is None:
         raise _invalid_key("incorrect API key provided")
     return account

@@ -12,6 +12,7 @@ from attesta_common.ledger_proof import InclusionProof
 from faststream.nats import NatsBroker
 
 from attesta_gateway.executors import ExecutorRegistry
+from attesta_gateway.key_cache import KeyCache
 from attesta_gateway.settings import GatewaySettings
 
 # attesta_chain_writer.proofs.load_proof, or a stand-in (tests, a gateway without it).
@@ -26,3 +27,4 @@ class GatewayContext:
     pool: asyncpg.Pool
     broker: NatsBroker
     registry: ExecutorRegistry
+    keys: KeyCache

@@ -27,6 +27,7 @@ from attesta_gateway.collection import Collector
 from attesta_gateway.context import GatewayContext, ProofLoader
 from attesta_gateway.dispatch import Dispatcher
 from attesta_gateway.executors import ExecutorRegistry
+from attesta_gateway.key_cache import KeyCache
 from attesta_gateway.serving_chat import OpenAIServingChat
 from attesta_gateway.serving_completions import OpenAIServingCompletion
 from attesta_gateway.settings import GatewaySettings
@@ -126,7 +127,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.push_async_callback(_quietly_unsubscribe, heartbeats)
 
         ctx = GatewayContext(
-            settings=settings, genesis=genesis, key=key, pool=pool, broker=broker, registry=registry
+            settings=settings,
+            genesis=genesis,
+            key=key,
+            pool=pool,
+            broker=broker,
+            registry=registry,
+            keys=KeyCache(settings.key_cache_ttl_s),
         )
         tasks: set[asyncio.Task[None]] = set()
         planter = canary_planter(ctx)

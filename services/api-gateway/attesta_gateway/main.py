@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uvicorn
+from attesta_common import event_loop
 from attesta_common.telemetry import setup_logging, setup_tracing
 from fastapi import FastAPI
 from opentelemetry.trace import TracerProvider
@@ -51,6 +52,7 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        loop=event_loop.uvicorn_loop(settings.event_loop),
         # Streams in flight get this long before the lifespan drains the rest.
         timeout_graceful_shutdown=int(settings.shutdown_drain_s) or None,
     )

@@ -29,6 +29,9 @@ class GatewaySettings(ServiceSettings):
     # Heartbeats stamped further in the past (or future) than this are replays or come from
     # a badly skewed clock; they do not count as liveness.
     heartbeat_max_skew_s: float = Field(default=30.0, gt=0)
+    # A found API key is trusted this long without asking the database again (0: every
+    # request asks). Spending still checks the account in the same statement.
+    key_cache_ttl_s: float = Field(default=5.0, ge=0)
     # How long JetStream may take to acknowledge a published request.
     publish_timeout_s: float = Field(default=5.0, gt=0)
     # On shutdown, running inferences get this long to finish (and be charged).

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import signal
 
+from attesta_common import event_loop
 from attesta_common.db import create_pool
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey
@@ -70,7 +71,7 @@ def main() -> None:
     setup_logging(settings.log_level)
     tracer_provider = setup_tracing("chain-writer")
     genesis, key = load_identity(settings)
-    asyncio.run(run(settings, genesis, key, tracer_provider))
+    event_loop.run(run(settings, genesis, key, tracer_provider), settings.event_loop)
 
 
 if __name__ == "__main__":

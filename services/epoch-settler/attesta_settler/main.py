@@ -15,6 +15,7 @@ import sys
 
 import asyncpg
 import nats
+from attesta_common import event_loop
 from attesta_common.broker import ensure_streams
 from attesta_common.db import create_pool, migrate
 from attesta_common.db_probe import DatabaseProbe
@@ -224,7 +225,7 @@ def main() -> None:
             f"attesta-settler: key {settings.key_path} ({key.address}) does not hold the "
             f"settler role in {settings.genesis_path}"
         )
-    asyncio.run(_serve(settings, genesis, key))
+    event_loop.run(_serve(settings, genesis, key), settings.event_loop)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import signal
 
+from attesta_common import event_loop
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey
 from attesta_common.telemetry import setup_logging, setup_tracing
@@ -60,7 +61,7 @@ def main() -> None:
     settings = ExecutorSettings()
     setup_logging(settings.log_level)
     tracer_provider = setup_tracing("executor")
-    asyncio.run(run(create_executor(settings, tracer_provider)))
+    event_loop.run(run(create_executor(settings, tracer_provider)), settings.event_loop)
 
 
 if __name__ == "__main__":

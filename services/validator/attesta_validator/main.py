@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import nats.js.errors
+from attesta_common import event_loop
 from attesta_common.backlog import poll_backlog
 from attesta_common.broker import ensure_streams, make_broker
 from attesta_common.events import CheckResults, InferenceFinished, InferenceRequested
@@ -233,7 +234,7 @@ def main() -> None:
     except ValidatorConfigError as exc:
         log.error("%s", exc)
         raise SystemExit(2) from exc
-    asyncio.run(serve(validator))
+    event_loop.run(serve(validator), settings.event_loop)
 
 
 if __name__ == "__main__":
