@@ -2,10 +2,11 @@
 
 Spans are exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT (or the traces-specific
 variable) is set and the OTLP exporter is installed, to the console when
-OTEL_TRACES_EXPORTER=console, and nowhere otherwise. With nowhere to send them, spans are
-not recorded at all (unless OTEL_TRACES_SAMPLER asks for a sampler): trace context still
-propagates, but no span is built only to be dropped, which cost the gateway a tenth of its
-time per request (docs/overhead.md).
+OTEL_TRACES_EXPORTER=console, and nowhere otherwise. With nowhere to send them, the traces a
+service starts itself are not sampled (unless OTEL_TRACES_SAMPLER names a sampler), so no
+span is built only to be dropped, which cost the gateway a tenth of its time per request
+(docs/overhead.md); a trace sampled upstream (a client's `traceparent`) is still recorded
+and passed on as sampled.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ def setup_tracing(service_name: str, *, install_global: bool = True) -> TracerPr
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)})
     exporter = _exporter_from_env()
     # None: the SDK's own choice (OTEL_TRACES_SAMPLER, or parent-based always-on).
-    sampler = ALWAYS_OFF if exporter is None and not os.environ.get("OTEL_TRACES_SAMPLER") else None
+    quiet = exporter is None and not os.environ.get("OTEL_TRACES_SAMPLER")
+    sampler = ParentBased(root=ALWAYS_OFF) if quiet else None
     provider = TracerProvider(resource=resource, sampler=sampler)
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))

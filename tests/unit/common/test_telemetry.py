@@ -6,6 +6,7 @@ import pytest
 from attesta_common.telemetry import _exporter_from_env
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 
 def test_exporter_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,6 +41,12 @@ def test_spans_are_recorded_only_with_somewhere_to_send_them(
     with quiet.start_as_current_span("s") as span:
         assert not span.is_recording()
         assert span.get_span_context().trace_id != 0  # context still propagates
+    # A trace sampled upstream stays sampled: later services may export it.
+    upstream = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    with quiet.start_as_current_span(
+        "s", context=TraceContextTextMapPropagator().extract(upstream)
+    ) as span:
+        assert span.is_recording()
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
     provider = setup_tracing("t", install_global=False)
     with provider.get_tracer("t").start_as_current_span("s") as span:
