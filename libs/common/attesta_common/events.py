@@ -111,6 +111,10 @@ class InferenceFinished(Event):
     usage: Usage
     artifact: str
     receipt: Receipt
+    # 64 hex characters, pseudo-random to all but the executor; on a canary it spoiled, a
+    # canary executor's tag opens with the revealed canary secret (attesta_common.canary).
+    # Added in v1 with a default: older records have none.
+    tag: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
 
 
 class InferenceFailed(Event):

@@ -8,6 +8,7 @@ RFC 6979, low-S, 64-byte signatures as cosmpy about 25 times faster.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -54,6 +55,11 @@ class SigningKey:
     def secret_hex(self) -> str:
         secret: bytes = self._cosmpy.private_key_bytes
         return secret.hex()
+
+    def derived_secret(self, label: str) -> bytes:
+        """A secret for one purpose (`label`), derived from this key and useless for signing."""
+        secret: bytes = self._cosmpy.private_key_bytes
+        return hmac.digest(secret, label.encode(), "sha256")
 
     @property
     def cosmpy_key(self) -> PrivateKey:

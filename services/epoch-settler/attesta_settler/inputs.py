@@ -26,7 +26,8 @@ async def load_rows(
 ) -> tuple[list[InferenceRow], list[VerdictRow]]:
     inferences = await conn.fetch(
         """
-        SELECT inference_id, executor, account, request_seq, status, finished_seq, cost, gateway
+        SELECT inference_id, executor, account, request_seq, status, finished_seq, cost, gateway,
+            finished_tag AS tag
         FROM inferences WHERE epoch = $1 AND request_seq <= $2
         """,
         epoch,

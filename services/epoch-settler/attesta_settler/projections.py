@@ -100,7 +100,7 @@ async def _finished(
         """
         UPDATE inferences SET status = 'finished', finished_hash = $2, finished_seq = $3,
             finish_reason = $4, prompt_tokens = $5, completion_tokens = $6, cost = $7,
-            receipt = $8::jsonb
+            receipt = $8::jsonb, finished_tag = $9
         WHERE inference_id = $1
         """,
         event.inference_id,
@@ -111,6 +111,7 @@ async def _finished(
         usage.completion_tokens,
         inference_cost(genesis, usage.prompt_tokens, usage.completion_tokens),
         json.dumps(event.receipt.model_dump(mode="json")),
+        event.tag,
     )
 
 

@@ -15,7 +15,7 @@ from attesta_common.events import EpochSettled, ParticipantSettlement, Refund
 from attesta_common.genesis import Genesis, Participant
 from attesta_common.roles import Role
 
-from attesta_settler.canaries import APPROVED_CANARY, CanaryReveal, canary_ids
+from attesta_settler.canaries import APPROVED_CANARY, CanaryReveal, MarkedCandidate, canary_ids
 from attesta_settler.diligence import DiligenceInputs, DiligencePolicy, assess_validator
 from attesta_settler.slashing import epoch_slash
 from attesta_settler.sprt import Sprt, longest_invalid_run
@@ -35,6 +35,7 @@ class InferenceRow:
     finished_seq: int | None
     cost: int | None
     gateway: str = ""
+    tag: str | None = None  # of the finished record (attesta_common.canary)
 
 
 @dataclass(frozen=True)
@@ -145,8 +146,14 @@ def compute_settlement(
         (row for row in inferences if row.request_seq <= cutoff_seq),
         key=lambda row: row.inference_id,
     )
-    canary = canary_ids(((r.inference_id, r.gateway) for r in requested), canaries or {})
     finished = [row for row in requested if _finished_by(row, cutoff_seq)]
+    canary = canary_ids(
+        (
+            MarkedCandidate(r.inference_id, r.gateway, _finished_by(r, cutoff_seq), r.tag)
+            for r in requested
+        ),
+        canaries or {},
+    )
     finished_ids = {row.inference_id for row in finished}
     counted = [
         v

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from attesta_common.artifact import TopKArtifact
-from attesta_common.canary import epoch_canary_secret, is_canary
+from attesta_common.canary import epoch_canary_secret, is_canary, spoil_tag
 from attesta_common.events import InferenceRequested
 from attesta_engine.port import Generation
 
@@ -28,11 +28,18 @@ class CanarySpoiler:
         self._key = canary_key
         self._secrets: dict[int, bytes] = {}
 
-    def is_canary(self, request: InferenceRequested) -> bool:
-        secret = self._secrets.get(request.epoch)
+    def _secret(self, epoch: int) -> bytes:
+        secret = self._secrets.get(epoch)
         if secret is None:
-            secret = self._secrets[request.epoch] = epoch_canary_secret(self._key, request.epoch)
-        return is_canary(secret, request.inference_id)
+            secret = self._secrets[epoch] = epoch_canary_secret(self._key, epoch)
+        return secret
+
+    def is_canary(self, request: InferenceRequested) -> bool:
+        return is_canary(self._secret(request.epoch), request.inference_id)
+
+    def tag(self, request: InferenceRequested) -> str:
+        """The finished record's tag, attesting after the reveal that this was spoiled."""
+        return spoil_tag(self._secret(request.epoch), request.inference_id)
 
     @staticmethod
     def spoil(generation: Generation) -> Generation:

@@ -115,11 +115,13 @@ class Execution:
             with self._tracer.start_as_current_span("executor.generate") as span:
                 span.set_attributes(_request_attributes(request, len(prompt)))
                 generation = await self._generate(request, prompt)
+                tag = None
                 if self._canaries is not None and self._canaries.is_canary(request):
                     generation = self._canaries.spoil(generation)
+                    tag = self._canaries.tag(request)
                 span.set_attribute("gen_ai.usage.output_tokens", len(generation.output_token_ids))
                 span.set_attribute("gen_ai.response.finish_reasons", [generation.finish_reason])
-            record = finished_record(self._key, request_record, request, generation)
+            record = finished_record(self._key, request_record, request, generation, tag=tag)
         except GenerationCancelled:
             if self._abandon.is_set():
                 raise Abandoned(request.inference_id) from None

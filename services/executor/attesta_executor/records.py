@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 
+from attesta_common.canary import executor_tag
 from attesta_common.canonical import sha256_hex
 from attesta_common.envelope import SignedRecord, sign_event
 from attesta_common.events import InferenceFinished, InferenceRequested, Usage
 from attesta_common.keys import SigningKey
 from attesta_common.receipts import make_receipt
 from attesta_engine.port import Engine, Generation
+
+TAG_LABEL = "attesta-executor-tag-v1"
 
 
 class InvalidRequest(ValueError):
@@ -37,8 +40,13 @@ def finished_record(
     request_record: SignedRecord,
     request: InferenceRequested,
     generation: Generation,
+    *,
+    tag: str | None = None,
 ) -> SignedRecord:
     """Sign the receipt and the record for a completed generation.
+
+    `tag`: a canary executor's spoil tag; by default the executor's own tag for this
+    request (attesta_common.canary).
 
     The artifact is encoded once and those bytes travel in the record: the receipt's hash
     must be over exactly them (make_receipt hashes its own encoding, so the two are
@@ -71,5 +79,6 @@ def finished_record(
         ),
         artifact=base64.b64encode(artifact_bytes).decode("ascii"),
         receipt=receipt,
+        tag=tag or executor_tag(key.derived_secret(TAG_LABEL), request_record.hash),
     )
     return sign_event(event, key)

@@ -6,6 +6,7 @@ import base64
 import time
 
 import pytest
+from attesta_common.canary import epoch_canary_secret, executor_tag, spoil_tag
 from attesta_common.envelope import read_record, sign_event
 from attesta_common.events import (
     ChatMessage,
@@ -17,7 +18,7 @@ from attesta_common.genesis import Genesis
 from attesta_common.receipts import receipt_problems
 from attesta_devnet.genesis_builder import DevnetKeys
 from attesta_engine.port import GenerationSpec
-from attesta_executor.records import InvalidRequest, finished_record, prompt_token_ids
+from attesta_executor.records import TAG_LABEL, InvalidRequest, finished_record, prompt_token_ids
 from executor_fakes import FakeEngine
 
 
@@ -84,3 +85,21 @@ def test_finished_record_opens_and_its_receipt_matches(
     assert problems == []
     # Deterministic signatures: the same generation signs to the same bytes.
     assert finished_record(key, asked_record, asked, generation).to_bytes() == record.to_bytes()
+
+
+def test_every_record_carries_a_tag_only_its_executor_or_a_canary_executor_can_make(
+    devnet_keys: DevnetKeys,
+) -> None:
+    key, other = devnet_keys.executors[0], devnet_keys.executors[1]
+    asked = request(key.address)
+    asked_record = sign_event(asked, devnet_keys.gateway)
+    generation = FakeEngine().generate(GenerationSpec([1, 1], 0.9, 1.0, 4, 5))
+    tag = InferenceFinished.model_validate(
+        finished_record(key, asked_record, asked, generation).body
+    ).tag
+    assert tag is not None and len(tag) == 64
+    assert tag == executor_tag(key.derived_secret(TAG_LABEL), asked_record.hash)  # per request
+    assert tag != executor_tag(other.derived_secret(TAG_LABEL), asked_record.hash)  # per key
+    spoiled = spoil_tag(epoch_canary_secret(b"c" * 32, 0), asked.inference_id)
+    marked = finished_record(key, asked_record, asked, generation, tag=spoiled)
+    assert InferenceFinished.model_validate(marked.body).tag == spoiled

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from attesta_common.canary import epoch_canary_secret, is_canary
+from attesta_common.canary import epoch_canary_secret, executor_tag, is_canary, spoil_tag
 from attesta_common.events import EpochSettled, ParticipantSettlement
 from attesta_common.genesis import Genesis, ModelSpec, Participant
 from attesta_common.keys import SigningKey
@@ -54,17 +54,27 @@ def _ids(marked: bool, count: int) -> list[str]:
     return found
 
 
-def _row(net: Net, n: int, inference_id: str) -> InferenceRow:
+def _row(net: Net, n: int, inference_id: str, tag: str) -> InferenceRow:
     return InferenceRow(
-        inference_id, net.executor, "acct", n * 10, "finished", n * 10 + 1, 100, net.gateway
+        inference_id, net.executor, "acct", n * 10, "finished", n * 10 + 1, 100, net.gateway, tag
     )
 
 
 def _settle(
-    net: Net, verdicts: list[VerdictRow], reveals: dict[str, CanaryReveal] | None
+    net: Net,
+    verdicts: list[VerdictRow],
+    reveals: dict[str, CanaryReveal] | None,
+    *,
+    canary_tags: list[str] | None = None,
 ) -> tuple[EpochSettled, dict[str, ParticipantSettlement]]:
+    """Four real inferences (executor tags) and two canaries, by default tagged as spoiled
+    by a canary executor."""
     real, canary = _ids(False, 4), _ids(True, 2)
-    rows = [_row(net, n, i) for n, i in enumerate(real + canary)]
+    tags = [executor_tag(b"k" * 32, i) for i in real]
+    tags += canary_tags if canary_tags is not None else [spoil_tag(SECRET, i) for i in canary]
+    rows = [
+        _row(net, n, i, tag) for n, (i, tag) in enumerate(zip(real + canary, tags, strict=True))
+    ]
     settled = compute_settlement(net.genesis, 3, 10**6, rows, verdicts, None, {}, canaries=reveals)
     return settled, {p.address: p for p in settled.participants}
 
@@ -118,3 +128,34 @@ def test_only_a_reveal_that_opens_the_commitment_counts() -> None:
     assert opened([good], {}) == {}
     forged = CanaryReveal(net.gateway, b"x" * 32, REVEAL_SEQ, "h2")
     assert opened([forged], commitment) == {}
+
+
+def test_a_marked_inference_an_honest_executor_ran_is_work_not_a_canary() -> None:
+    """A gateway that marks real work cannot frame the validators who passed it: without
+    the spoil tag, which only a canary executor can compute, it is an ordinary inference."""
+    net = _net()
+    canary = _ids(True, 2)
+    framed = [executor_tag(b"honest" * 6, canary[0]), spoil_tag(SECRET, canary[1])]
+    verdicts = [
+        VerdictRow(canary[0], net.lazy, True, 90),
+        VerdictRow(canary[1], net.honest, False, 91),
+    ]
+    settled, by = _settle(net, verdicts, _reveal(net), canary_tags=framed)
+    assert (settled.inference_count, settled.canaries) == (5, 1)
+    assert by[net.lazy].flags == [] and by[net.executor].inferences == 5
+    # An untagged finished record (older than tags) is work too.
+    settled, by = _settle(net, verdicts, _reveal(net), canary_tags=[None, None])  # type: ignore[list-item]
+    assert settled.canaries == 0 and by[net.lazy].flags == []
+
+
+def test_a_canary_that_never_finished_stays_the_networks() -> None:
+    net = _net()
+    real, canary = _ids(False, 1), _ids(True, 1)
+    rows = [
+        _row(net, 0, real[0], executor_tag(b"k" * 32, real[0])),
+        InferenceRow(canary[0], net.executor, "acct", 10, "failed", 11, None, net.gateway),
+    ]
+    settled = compute_settlement(net.genesis, 3, 10**6, rows, [], None, {}, canaries=_reveal(net))
+    # Still a canary (the network's loss, not the executor's failure), and never work.
+    assert (settled.inference_count, settled.canaries) == (1, 1)
+    assert {p.address: p for p in settled.participants}[net.executor].inferences == 1
