@@ -40,6 +40,7 @@ def _config(args: argparse.Namespace) -> NetworkConfig:
         nats_url=os.environ.get("NATS_URL") or None,
         database_url=os.environ.get("DATABASE_URL") or None,
         dev_api_key=os.environ.get("ATTESTA_DEV_API_KEY", "sk-attesta-dev"),
+        canary_rate=args.canary_rate,
     )
 
 
@@ -52,6 +53,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epoch-seconds", type=float, default=60.0)
     parser.add_argument("--settle-grace-seconds", type=float, default=10.0)
     parser.add_argument("--port", type=int, default=int(os.environ.get("ATTESTA_PORT", "8000")))
+    parser.add_argument(
+        "--canary-rate",
+        type=float,
+        default=0.01,
+        help="chance a request is followed by a canary (executor-0 spoils them); 0: off",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level="INFO", format="%(asctime)s devnet: %(message)s")
     # Readiness polling would otherwise log every probe.

@@ -4,8 +4,10 @@ key and every service as a process. Used by `make run` and by the end-to-end tes
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +44,9 @@ class NetworkConfig:
     database_url: str | None = None
     dev_api_key: str = "sk-attesta-dev"
     dev_balance: int = 100_000_000
+    # Canaries (docs/verification.md): the chance a real request is followed by one; 0 is
+    # off. On, executor-0 is the network's canary executor and holds the canary key.
+    canary_rate: float = 0.0
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -72,6 +77,26 @@ class Network:
     @property
     def genesis_path(self) -> Path:
         return self.config.data_dir / "genesis.json"
+
+    @property
+    def canary_key_path(self) -> Path:
+        return self.config.data_dir / "keys" / "canary.key"
+
+    def _canary_env(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(the gateway's, the canary executor's) canary settings; empty when off."""
+        if self.config.canary_rate <= 0:
+            return {}, {}
+        assert self.keys is not None
+        if not self.canary_key_path.exists():
+            self.canary_key_path.write_text(secrets.token_hex(32))
+            self.canary_key_path.chmod(0o600)
+        key = {"ATTESTA_CANARY_KEY_PATH": str(self.canary_key_path)}
+        gateway = {
+            **key,
+            "ATTESTA_CANARY_EXECUTORS": json.dumps([self.keys.executors[0].address]),
+            "ATTESTA_CANARY_RATE": str(self.config.canary_rate),
+        }
+        return gateway, key
 
     def _prepare_identity(self) -> None:
         keys_dir = self.config.data_dir / "keys"
@@ -139,6 +164,7 @@ class Network:
     def _plan(self) -> list[ServiceProcess]:
         assert self.keys is not None
         threads = os.environ.get("ATTESTA_TORCH_THREADS", "1")
+        gateway_canaries, executor_canaries = self._canary_env()
         plan = [
             self._service("chain-writer", "attesta-chain-writer", "chain-writer"),
             self._service("epoch-settler", "attesta-settler", "settler"),
@@ -148,6 +174,7 @@ class Network:
                     "attesta-executor",
                     f"executor-{i}",
                     ATTESTA_TORCH_THREADS=threads,
+                    **(executor_canaries if i == 0 else {}),
                 )
                 for i in range(len(self.keys.executors))
             ),
@@ -166,6 +193,7 @@ class Network:
                 "gateway",
                 ATTESTA_HOST="127.0.0.1",
                 ATTESTA_PORT=str(self.config.gateway_port),
+                **gateway_canaries,
             ),
         ]
         return plan
