@@ -76,3 +76,9 @@ bench-detection: install
 .PHONY: bench-overhead
 bench-overhead: install
 	$(VENV)/bin/python -m bench.overhead
+
+# The bus with the services' runtime choices (uvloop, httptools, key cache, sampling) off
+# and on, alternately.
+.PHONY: bench-overhead-runtime
+bench-overhead-runtime: install
+	$(VENV)/bin/python -m bench.overhead_runtime
