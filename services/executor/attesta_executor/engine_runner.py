@@ -4,10 +4,11 @@ Generations of a one-at-a-time engine (the reference) run on one dedicated worke
 it serialises its forwards anyway (torch already spreads one sequence over every core),
 and one thread keeps the order in which requests were accepted. An engine that batches
 (`ConcurrentEngine`, vLLM) is awaited directly, so every request in flight joins its batch.
-Each step crosses back to the event loop through `call_soon_threadsafe` onto an asyncio
-queue; the steps are consumed there in order. Steps that queued up while the previous
-ones were handled are handed over together: a slow engine still streams token by token,
-a fast one (a vLLM batch, a short answer) costs one message per burst, not per token.
+Steps are appended to a list under a lock and the event loop is woken only when the list
+was empty (one `call_soon_threadsafe`, a pipe write and a wake-up, per burst, not per
+token); the loop takes whatever has gathered, in order. So a slow engine still streams
+token by token, and a fast one (a vLLM batch, a short answer) costs one wake-up and one
+message per burst.
 """
 
 from __future__ import annotations
@@ -54,11 +55,17 @@ class EngineRunner:
         its next step so the engine is free again soon, and the error is re-raised at once.
         """
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[TokenStep | None] = asyncio.Queue()
+        ready = asyncio.Event()
+        gathered: list[TokenStep] = []
+        lock = threading.Lock()
         abandon = threading.Event()
 
         def push(step: TokenStep) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, step)
+            with lock:
+                gathered.append(step)
+                wake = len(gathered) == 1
+            if wake:
+                loop.call_soon_threadsafe(ready.set)
 
         def stop_requested() -> bool:
             return abandon.is_set() or (should_stop is not None and should_stop())
@@ -70,20 +77,21 @@ class EngineRunner:
             future = loop.run_in_executor(
                 self._pool, self.engine.generate, spec, push, stop_requested
             )
-        # Scheduled after every step the worker pushed before it returned, so the end
-        # marker always comes last.
-        future.add_done_callback(lambda _: queue.put_nowait(None))
+        future.add_done_callback(lambda _: ready.set())
         try:
-            ended = False
-            while not ended and (step := await queue.get()) is not None:
-                steps = [step]
-                while not queue.empty():
-                    queued = queue.get_nowait()
-                    if queued is None:
-                        ended = True
-                        break
-                    steps.append(queued)
-                await on_step(steps)
+            while True:
+                await ready.wait()
+                ready.clear()
+                # Read before taking the steps: once the generation is done, every step it
+                # pushed is already in `gathered`, so this take is the last one.
+                ended = future.done()
+                with lock:
+                    steps = gathered.copy()
+                    gathered.clear()
+                if steps:
+                    await on_step(steps)
+                if ended:
+                    break
         except BaseException:
             abandon.set()
             # Nobody awaits the abandoned generation: retrieve its outcome so asyncio does

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 import pytest
 from attesta_engine.port import GenerationCancelled, GenerationSpec, TokenStep
@@ -87,3 +88,31 @@ async def test_steps_that_queued_up_meanwhile_come_as_one_burst() -> None:
 
 async def _ignore(steps: list[TokenStep]) -> None:
     return None
+
+
+async def test_the_loop_is_woken_once_per_burst_not_per_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loop = asyncio.get_running_loop()
+    wakeups = 0
+    original = loop.call_soon_threadsafe
+
+    def counting(*args: Any, **kwargs: Any) -> asyncio.Handle:
+        nonlocal wakeups
+        wakeups += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "call_soon_threadsafe", counting)
+    runner = EngineRunner(FakeEngine())
+    bursts: list[int] = []
+
+    async def on_step(steps: list[TokenStep]) -> None:
+        bursts.append(len(steps))
+        await asyncio.sleep(0.05)  # the engine runs ahead meanwhile
+
+    await runner.generate(spec(40), on_step)
+    runner.close()
+    assert sum(bursts) == 40
+    # One wake-up per burst, plus the worker thread's result handed back to the loop
+    # (per step it was 40 and more).
+    assert wakeups <= len(bursts) + 1 and len(bursts) < 40
