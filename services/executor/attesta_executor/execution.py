@@ -117,7 +117,7 @@ class Execution:
                 generation = await self._generate(request, prompt)
                 tag = None
                 if self._canaries is not None and self._canaries.is_canary(request):
-                    generation = self._canaries.spoil(generation)
+                    generation = self._canaries.spoil(generation, request.sampling)
                     tag = self._canaries.tag(request)
                 span.set_attribute("gen_ai.usage.output_tokens", len(generation.output_token_ids))
                 span.set_attribute("gen_ai.response.finish_reasons", [generation.finish_reason])
