@@ -5,7 +5,8 @@ per scenario), HONEST (honest checks), TOKENS (max_tokens, 64), ONLY (comma-sepa
 scenario names), OUT (also write the table there), FIRST_INDEX (the first honest request's
 workload index, 100000: another value gives other prompts and seeds), KINDS (comma-separated
 honest kinds; the cross-engine kinds `vllm->reference` and `reference->vllm` need vLLM, so
-`make bench-detection-vllm`). Progress and the table go to stderr.
+`make bench-detection-vllm`), TOP_K (ranks in the artifact, 5 as in genesis). Progress and
+the table go to stderr.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def main() -> None:
     only = {s for s in os.environ.get("ONLY", "").split(",") if s}
     kinds = [k for k in os.environ.get("KINDS", "").split(",") if k]
     started = time.perf_counter()
-    h = Harness()
+    h = Harness(top_k=_int("TOP_K", 5))
     scenarios = [s for s in all_scenarios() if not only or s.name in only]
     tallies: dict[str, Tally] = {}
     with tqdm(total=samples * len(scenarios), desc="cheats", file=sys.stderr) as bar:
@@ -78,6 +79,7 @@ def main() -> None:
     summary = {
         "mode": "quick" if quick else "full",
         "max_tokens": tokens,
+        "top_k": h.model.top_k,
         "samples_per_scenario": samples,
         "detection": {name: r["rate"] for name, r in rows.items()},
         **honest,
