@@ -24,8 +24,8 @@ from attesta_common.artifact import TopKArtifact
 from attesta_validator.distance import gonka_distance
 
 from bench.detection import compact_codec
-from bench.detection.decode import decode
-from bench.detection.harness import Harness, sampling_of
+from bench.detection.harness import Harness
+from bench.detection.honest import batch_runs
 from bench.detection.workload import sample
 
 THRESHOLD = 2e-4
@@ -80,14 +80,7 @@ def _artifacts(count: int) -> list[tuple[list[int], TopKArtifact]]:
     out = []
     for start in range(0, count, 16):
         requests = [h.request(sample(700_000 + start + i, 64)) for i in range(16)]
-        runs = decode(
-            h.engine._model,
-            [r.prompt_ids for r in requests],
-            [sampling_of(r.sample) for r in requests],
-            64,
-            h.engine.eos_token_ids,
-            top_k=h.model.top_k,
-        )
+        runs, _ = batch_runs(h, requests)
         out += [
             (list(r.tokens), TopKArtifact.build(h.model.top_k, r.ids, r.logprobs)) for r in runs
         ]

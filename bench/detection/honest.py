@@ -80,7 +80,7 @@ def _engine_run(
     return Run(gen.output_token_ids, list(table.token_ids), list(table.logprobs)), elapsed
 
 
-def _batch_runs(h: Harness, requests: list[Request]) -> tuple[list[Run], float]:
+def batch_runs(h: Harness, requests: list[Request]) -> tuple[list[Run], float]:
     started = time.perf_counter()
     runs = decode(
         h.engine._model,
@@ -123,7 +123,7 @@ def honest_checks(
                 run, seconds = _engine_run(h, requests[0], h.threads, generator)
                 runs = [run]
             elif kind.startswith("batch-"):
-                runs, seconds = _batch_runs(h, requests)
+                runs, seconds = batch_runs(h, requests)
             else:
                 run, seconds = _engine_run(h, requests[0], 1 if kind == "engine-1-thread" else 2)
                 runs = [run]

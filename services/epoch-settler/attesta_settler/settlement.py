@@ -147,14 +147,14 @@ def compute_settlement(
         key=lambda row: row.inference_id,
     )
     finished = [row for row in requested if _finished_by(row, cutoff_seq)]
+    finished_ids = {row.inference_id for row in finished}
     canary = canary_ids(
         (
-            MarkedCandidate(r.inference_id, r.gateway, _finished_by(r, cutoff_seq), r.tag)
+            MarkedCandidate(r.inference_id, r.gateway, r.inference_id in finished_ids, r.tag)
             for r in requested
         ),
         canaries or {},
     )
-    finished_ids = {row.inference_id for row in finished}
     counted = [
         v
         for v in _first_verdicts(verdicts, cutoff_seq)
