@@ -38,7 +38,7 @@ async def _burst(engine: AsyncVllmEngine, prompt: list[int], clients: int, token
 def main() -> None:
     answers = os.fdopen(int(sys.argv[1]), "w", buffering=1)
     engine = AsyncVllmEngine(
-        ensure_reference_model(), model_name=REFERENCE_MODEL, top_k=5, **ENGINE_ARGS
+        ensure_reference_model(), model_name=REFERENCE_MODEL, top_k=3, **ENGINE_ARGS
     )
     prompt = engine.chat_prompt_ids(MESSAGES)
     print("ready", file=answers)

@@ -5,7 +5,7 @@ per scenario), HONEST (honest checks), TOKENS (max_tokens, 64), ONLY (comma-sepa
 scenario names), OUT (also write the table there), FIRST_INDEX (the first honest request's
 workload index, 100000: another value gives other prompts and seeds), KINDS (comma-separated
 honest kinds; the cross-engine kinds `vllm->reference` and `reference->vllm` need vLLM, so
-`make bench-detection-vllm`), TOP_K (ranks in the artifact, 5 as in genesis). Progress and
+`make bench-detection-vllm`), TOP_K (ranks in the artifact, default genesis' 3). Progress and
 the table go to stderr.
 """
 
@@ -37,7 +37,8 @@ def main() -> None:
     only = {s for s in os.environ.get("ONLY", "").split(",") if s}
     kinds = [k for k in os.environ.get("KINDS", "").split(",") if k]
     started = time.perf_counter()
-    h = Harness(top_k=_int("TOP_K", 5))
+    top_k = os.environ.get("TOP_K")
+    h = Harness(top_k=int(top_k) if top_k else None)
     scenarios = [s for s in all_scenarios() if not only or s.name in only]
     tallies: dict[str, Tally] = {}
     with tqdm(total=samples * len(scenarios), desc="cheats", file=sys.stderr) as bar:
@@ -83,8 +84,7 @@ def main() -> None:
         "samples_per_scenario": samples,
         "detection": {name: r["rate"] for name, r in rows.items()},
         **honest,
-        "artifact_bytes_per_token": round(codec["ata1_zlib"], 2),
-        "compact_codec": {k: v for k, v in codec.items() if k != "ata1_zlib"},
+        **codec,
         "detection_detail": rows,
         "vllm": "compared" if vllm else ("installed" if VLLM_INSTALLED else "not installed"),
         "cheat_seconds": round(cheat_seconds, 1),

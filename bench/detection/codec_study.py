@@ -2,12 +2,13 @@
 
 Generates real honest artifacts (the bench decode loop, batch 16, 64-token answers; COUNT,
 default 48), then measures bytes per token of the log-probabilities and of the ids under
-several layouts, with the log-probs coded as in `compact_codec` (F fraction bits of
-log2(-lp), ranks as steps) and split into a deflated high part and raw low bytes (the low
-bits are noise to a compressor). Ids: `plain` (varints), `chosen` (the rank of the output
-token, which the record stores anyway, instead of its id), `mtf` (`chosen`, and the other
-ids as move-to-front indexes over recently seen ids). Also the same with only the first 3
-ranks kept (k = 3), whose detection is not measured. Prints a table and one JSON line.
+several layouts, with the log-probs coded as ATA2 codes them (F fraction bits of
+log2(-lp), ranks as steps; ATA2 is F = 16) and split into a deflated high part and raw
+low bytes (the low bits are noise to a compressor). Ids: `plain` (varints), `chosen`
+(the rank of the output token, which the record stores anyway, instead of its id), `mtf`
+(`chosen`, and the other ids as move-to-front indexes over recently seen ids). Also the same with only the first 3
+ranks kept (k = 3, genesis' default since ATA2). The shift is measured from the engine's
+raw numbers. Prints a table and one JSON line.
 """
 
 from __future__ import annotations
@@ -15,21 +16,37 @@ from __future__ import annotations
 import itertools
 import json
 import lzma
+import math
 import os
 import sys
 from collections.abc import Sequence
 
 import torch
 from attesta_common.artifact import TopKArtifact
+from attesta_common.artifact_ata2 import write_varint, zigzag
 from attesta_validator.distance import gonka_distance
 
-from bench.detection import compact_codec
 from bench.detection.harness import Harness
 from bench.detection.honest import batch_runs
 from bench.detection.workload import sample
 
 THRESHOLD = 2e-4
 _MTF_SIZE = 1024
+_TINY = 2.0**-60
+
+
+def _code(lp: float, frac_bits: int) -> int:
+    return round(math.log2(max(-lp, _TINY)) * (1 << frac_bits))
+
+
+def _decoded(lp: float, frac_bits: int) -> float:
+    return -(2.0 ** (_code(lp, frac_bits) / (1 << frac_bits)))
+
+
+def _varint(value: int) -> bytearray:
+    out = bytearray()
+    write_varint(value, out)
+    return out
 
 
 def _lzma(data: bytes) -> int:
@@ -44,15 +61,15 @@ def _id_stream(tokens: Sequence[int], artifact: TopKArtifact, k: int, mode: str)
         chosen = tokens[position]
         if mode == "plain":
             for token in ids:
-                out += compact_codec._varint(token)
+                out += _varint(token)
             continue
         out.append(ids.index(chosen) if chosen in ids else k)
         for token in (t for t in ids if t != chosen):
             if mode == "mtf" and token in recent:
-                out += compact_codec._varint(recent.index(token))
+                out += _varint(recent.index(token))
                 recent.remove(token)
             else:
-                out += compact_codec._varint(_MTF_SIZE + token if mode == "mtf" else token)
+                out += _varint(_MTF_SIZE + token if mode == "mtf" else token)
             if mode == "mtf":
                 recent.insert(0, token)
         if mode == "mtf":
@@ -66,24 +83,23 @@ def _id_stream(tokens: Sequence[int], artifact: TopKArtifact, k: int, mode: str)
 def _logprob_bytes(artifact: TopKArtifact, k: int, frac_bits: int) -> int:
     high, low = bytearray(), bytearray()
     for row in artifact.logprobs:
-        codes = [compact_codec._code(lp, frac_bits) for lp in row[:k]]
-        steps = [compact_codec._zigzag(codes[0])]
+        codes = [_code(lp, frac_bits) for lp in row[:k]]
+        steps = [zigzag(codes[0])]
         steps += [max(0, b - a) for a, b in itertools.pairwise(codes)]
         for value in steps:
-            high += compact_codec._varint(value >> 8)
+            high += _varint(value >> 8)
             low.append(value & 0xFF)
     return _lzma(bytes(high)) + len(low)
 
 
 def _artifacts(count: int) -> list[tuple[list[int], TopKArtifact]]:
-    h = Harness(threads=torch.get_num_threads())
+    """Output tokens and a table of the engine's raw (not grid) numbers, 5 ranks."""
+    h = Harness(threads=torch.get_num_threads(), top_k=5)
     out = []
     for start in range(0, count, 16):
         requests = [h.request(sample(700_000 + start + i, 64)) for i in range(16)]
         runs, _ = batch_runs(h, requests)
-        out += [
-            (list(r.tokens), TopKArtifact.build(h.model.top_k, r.ids, r.logprobs)) for r in runs
-        ]
+        out += [(list(r.tokens), TopKArtifact(5, tuple(r.ids), tuple(r.logprobs))) for r in runs]
         print(f"generated {len(out)}/{count}", file=sys.stderr)
     return out
 
@@ -97,10 +113,7 @@ def main() -> None:
             shift = max(
                 gonka_distance(
                     [r[:k] for r in a.logprobs],
-                    [
-                        r[:k]
-                        for r in compact_codec.decode(compact_codec.encode(a, frac_bits)).logprobs
-                    ],
+                    [[_decoded(lp, frac_bits) for lp in r[:k]] for r in a.logprobs],
                 )
                 for _, a in data
             )

@@ -4,8 +4,8 @@ The reference engine generates one sequence at a time with the real weights; che
 the same loop over modified weights, partial cheats need to start at a later sampling
 position, and the batch controls need several sequences at once. Prompts are padded on the
 left with an attention mask and explicit position ids, so every row sees exactly its own
-tokens. Tokens are chosen with `choose_token` from the reported float32 top-k, as the port
-requires of every engine.
+tokens. Tokens are chosen with `choose_token` from the reported top-k (snapped to the
+reporting grid), as the port requires of every engine.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def decode(
     max_tokens: int,
     eos: frozenset[int],
     *,
-    top_k: int = 5,
+    top_k: int = 3,
     first_position: int = 0,
 ) -> list[Run]:
     """Generate up to `max_tokens` per prompt; sampling positions start at `first_position`."""

@@ -46,15 +46,12 @@ class Request:
 
 class Harness:
     def __init__(
-        self, engine: ReferenceEngine | None = None, threads: int = 2, top_k: int = 5
+        self, engine: ReferenceEngine | None = None, threads: int = 2, top_k: int | None = None
     ) -> None:
-        """`top_k`: the ranks the artifact reports (genesis' `top_k`, at least 5). Below 5
-        only as a study of smaller artifacts (docs/detection.md): genesis refuses it, so the
-        spec is built without validation."""
-        if top_k >= 5:
-            self.model = ModelSpec(name=MODEL_NAME, top_k=top_k)
-        else:
-            self.model = ModelSpec.model_construct(name=MODEL_NAME, top_k=top_k)
+        """`top_k`: the ranks the artifact reports (default: genesis' default)."""
+        self.model = (
+            ModelSpec(name=MODEL_NAME) if top_k is None else ModelSpec(name=MODEL_NAME, top_k=top_k)
+        )
         self.threads = threads
         self.engine = engine or load_reference_engine(self.model, threads=threads)
         self.keys = DevnetKeys.generate(executors=1, validators=1)

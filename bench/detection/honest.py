@@ -46,6 +46,7 @@ class HonestCheck:
     artifact_bytes: int
     positions: int
     artifact: TopKArtifact
+    raw_logprobs: tuple[tuple[float, ...], ...]  # the engine's, before the grid
 
 
 def plan(total: int, kinds: Collection[str] = ()) -> dict[str, int]:
@@ -145,4 +146,5 @@ def _checked(
     table = TopKArtifact.build(h.model.top_k, run.ids, run.logprobs)
     size = len(table.encode())
     verdict = h.check(record, validator)
-    return HonestCheck(kind, verdict, seconds, size, len(run.tokens), table)
+    raw = tuple(tuple(row) for row in run.logprobs)
+    return HonestCheck(kind, verdict, seconds, size, len(run.tokens), table, raw)

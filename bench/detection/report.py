@@ -9,12 +9,9 @@ from typing import Any
 
 from attesta_validator.distance import gonka_distance
 
-from bench.detection import compact_codec
 from bench.detection.harness import Verdict
 from bench.detection.honest import HonestCheck
 from bench.detection.stats import failure_upper, wilson
-
-CODEC_FRAC_BITS = (8, 10, 12, 14, 16)
 
 
 @dataclass
@@ -52,22 +49,18 @@ def detection(tallies: dict[str, Tally]) -> dict[str, dict[str, Any]]:
 
 
 def codec_numbers(checks: Sequence[HonestCheck], threshold: float) -> dict[str, Any]:
-    """Bytes per token of each codec, and how far the compact one moves the numbers, on the
-    distance's own scale, as a fraction of the threshold (worst artifact)."""
+    """Bytes per token of the artifact as executors sign it (ATA2) and in the legacy ATA1
+    layout, and how far snapping to the reporting grid moves the distance (engine's raw
+    numbers against the artifact's, worst artifact, as a fraction of the threshold)."""
     tokens = sum(c.positions for c in checks) or 1
-    out: dict[str, Any] = {"ata1_zlib": sum(c.artifact_bytes for c in checks) / tokens}
-    for bits in CODEC_FRAC_BITS:
-        size, worst = 0, 0.0
-        for c in checks:
-            blob = compact_codec.encode(c.artifact, bits)
-            size += len(blob)
-            back = compact_codec.decode(blob)
-            worst = max(worst, gonka_distance(c.artifact.logprobs, back.logprobs))
-        out[f"compact_f{bits}"] = {
-            "bytes_per_token": round(size / tokens, 2),
-            "max_shift_over_threshold": round(worst / threshold, 5),
-        }
-    return out
+    worst = max((gonka_distance(c.raw_logprobs, c.artifact.logprobs) for c in checks), default=0.0)
+    return {
+        "artifact_bytes_per_token": round(sum(c.artifact_bytes for c in checks) / tokens, 2),
+        "artifact_ata1_bytes_per_token": round(
+            sum(len(c.artifact.encode_ata1()) for c in checks) / tokens, 2
+        ),
+        "grid_max_shift_over_threshold": round(worst / threshold, 5),
+    }
 
 
 def honest_numbers(checks: Sequence[HonestCheck], threshold: float) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """The verification artifact: the top-k log-probabilities at every generated position.
 
-Binary and compressed at rest: magic, k, position count, then per position k token ids
-(uint32) and k log-probabilities (float32), all little-endian, zlib-compressed. The hash
-of the encoded bytes is bound into the executor's signed receipt.
+Binary and compressed at rest. Executors write ATA2 (`attesta_common.artifact_ata2`: log-
+probabilities as codes on the reporting grid, about 14 bytes per token at k=3); records
+written before it carry ATA1 (per position k uint32 ids and k float32 log-probabilities,
+zlib-compressed), which still decodes so their checks can be repeated. The hash of the
+encoded bytes is bound into the executor's signed receipt.
 """
 
 from __future__ import annotations
@@ -13,15 +15,12 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from attesta_common import artifact_ata2
 from attesta_common.canonical import sha256_hex
+from attesta_common.logprob_grid import to_grid_row
 
-MAGIC = b"ATA1"
-_HEADER = struct.Struct("<4sBI")
-
-
-def _as_float32(row: Sequence[float]) -> tuple[float, ...]:
-    layout = f"<{len(row)}f"
-    return tuple(struct.unpack(layout, struct.pack(layout, *row)))
+ATA1_MAGIC = b"ATA1"
+_ATA1_HEADER = struct.Struct("<4sBI")
 
 
 class ArtifactError(ValueError):
@@ -41,11 +40,11 @@ class TopKArtifact:
         cls, k: int, token_ids: Sequence[Sequence[int]], logprobs: Sequence[Sequence[float]]
     ) -> TopKArtifact:
         ids = tuple(tuple(int(t) for t in row) for row in token_ids)
-        # float32 round trip now, so the in-memory artifact equals the decoded one.
-        lps = tuple(
-            tuple(struct.unpack(f"<{len(row)}f", struct.pack(f"<{len(row)}f", *row)))
-            for row in logprobs
-        )
+        # On the grid now, so the in-memory artifact equals the decoded one.
+        try:
+            lps = tuple(to_grid_row(row) for row in logprobs)
+        except ValueError as exc:
+            raise ArtifactError(str(exc)) from exc
         return cls(k=k, token_ids=ids, logprobs=lps)
 
     @property
@@ -53,7 +52,16 @@ class TopKArtifact:
         return len(self.token_ids)
 
     def encode(self) -> bytes:
-        body = bytearray(_HEADER.pack(MAGIC, self.k, self.positions))
+        if any(len(row) != self.k for row in (*self.token_ids, *self.logprobs)):
+            raise ArtifactError("every position must carry exactly k entries")
+        try:
+            return artifact_ata2.encode(self.k, self.token_ids, self.logprobs)
+        except ValueError as exc:
+            raise ArtifactError(str(exc)) from exc
+
+    def encode_ata1(self) -> bytes:
+        """The legacy layout, for comparisons and for records written before ATA2."""
+        body = bytearray(_ATA1_HEADER.pack(ATA1_MAGIC, self.k, self.positions))
         row_format = struct.Struct(f"<{self.k}I{self.k}f")
         for ids, lps in zip(self.token_ids, self.logprobs, strict=True):
             if len(ids) != self.k or len(lps) != self.k:
@@ -69,21 +77,31 @@ class TopKArtifact:
 
     @classmethod
     def decode(cls, blob: bytes) -> TopKArtifact:
+        if blob[:4] == artifact_ata2.MAGIC:
+            try:
+                k, ids, lps = artifact_ata2.decode(blob)
+            except ValueError as exc:
+                raise ArtifactError(str(exc)) from exc
+            return cls(k=k, token_ids=ids, logprobs=lps)
+        return cls._decode_ata1(blob)
+
+    @classmethod
+    def _decode_ata1(cls, blob: bytes) -> TopKArtifact:
         try:
             raw = zlib.decompress(blob)
         except zlib.error as exc:
-            raise ArtifactError(f"artifact is not zlib data: {exc}") from exc
-        if len(raw) < _HEADER.size:
+            raise ArtifactError(f"artifact is neither ATA2 nor zlib data: {exc}") from exc
+        if len(raw) < _ATA1_HEADER.size:
             raise ArtifactError("artifact shorter than its header")
-        magic, k, positions = _HEADER.unpack_from(raw)
-        if magic != MAGIC or k == 0:
+        magic, k, positions = _ATA1_HEADER.unpack_from(raw)
+        if magic != ATA1_MAGIC or k == 0:
             raise ArtifactError("unknown artifact format")
         row_format = struct.Struct(f"<{k}I{k}f")
-        if len(raw) != _HEADER.size + positions * row_format.size:
+        if len(raw) != _ATA1_HEADER.size + positions * row_format.size:
             raise ArtifactError("artifact length does not match its header")
         ids, lps = [], []
         for p in range(positions):
-            row = row_format.unpack_from(raw, _HEADER.size + p * row_format.size)
+            row = row_format.unpack_from(raw, _ATA1_HEADER.size + p * row_format.size)
             ids.append(tuple(row[:k]))
             lps.append(tuple(row[k:]))
         return cls(k=k, token_ids=tuple(ids), logprobs=tuple(lps))

@@ -32,7 +32,7 @@ class ModelSpec(BaseModel):
 
     name: str
     dtype: str = "float32"
-    top_k: int = Field(default=5, ge=5)
+    top_k: int = Field(default=3, ge=3)
     max_context_tokens: int = 2048
     max_output_tokens: int = 512
     distance_threshold: float = 2e-4

@@ -5,7 +5,9 @@ the next token from that reported distribution with a uniform number drawn by a
 counter-based pseudo-random function of (seed, position). Anyone holding the artifact and
 the seed can replay every choice; a validator can also replay it from its own
 distribution. The arithmetic is plain IEEE doubles so that every replayer gets the same
-result from the same numbers.
+result from the same numbers, and the numbers are first snapped to the reporting grid
+(`attesta_common.logprob_grid`): the artifact stores grid values, so a choice made from
+anything finer could not be replayed from it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
+
+from attesta_common.logprob_grid import to_grid_row
 
 _DOMAIN = b"attesta-sample-v1"
 _SEED_MODULUS = 1 << 64
@@ -30,12 +34,14 @@ def sampling_probabilities(
 ) -> list[float]:
     """The distribution the choice is drawn from, over the reported top-k in their order.
 
-    Temperature rescales the log-probabilities, the top-k are renormalised, and top_p keeps
-    the shortest prefix of the (descending) list whose mass reaches top_p.
+    The log-probabilities are snapped to the reporting grid first. Temperature rescales
+    them, the top-k are renormalised, and top_p keeps the shortest prefix of the
+    (descending) list whose mass reaches top_p.
     Temperature 0 is greedy: all mass on the first maximum.
     """
     if not logprobs:
         raise ValueError("empty top-k")
+    logprobs = to_grid_row(logprobs)
     if temperature <= 0.0:
         best = max(range(len(logprobs)), key=lambda i: (logprobs[i], -i))
         return [1.0 if i == best else 0.0 for i in range(len(logprobs))]

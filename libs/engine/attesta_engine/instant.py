@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from attesta_common.logprob_grid import to_grid, to_grid_row
 from attesta_common.sampling import choose_token
 from transformers import AutoTokenizer
 
@@ -32,11 +33,11 @@ ANSWER = (
     " the ships pass safely through the night."
 )
 # The chosen token leads its top-k by far; the others share the tail. Any fixed numbers
-# would do, as long as they are descending, finite, the same in `generate` and `score`, and
-# exact in float32 (the artifact stores float32; a choice made from numbers that round
-# differently might not replay).
-_LEAD_LOGPROB = -0.0625
-_TAIL_LOGPROBS = (-4.0, -5.0, -6.0, -7.0, -8.0, -9.0, -10.0, -11.0)
+# would do, as long as they are descending, finite and the same in `generate` and `score`;
+# on the reporting grid (`attesta_common.logprob_grid`), so `score` gives exactly the
+# artifact's numbers.
+_LEAD_LOGPROB = to_grid(-0.0625)
+_TAIL_LOGPROBS = to_grid_row((-4.0, -5.0, -6.0, -7.0, -8.0, -9.0, -10.0, -11.0))
 # What `score` reports for a token outside the top-k: far below the tail.
 _FLOOR_LOGPROB = -30.0
 
@@ -45,7 +46,7 @@ class InstantEngine(Tokenization):
     """The `Engine` port with no forward pass: the answer's tokens are emitted at once."""
 
     def __init__(
-        self, tokenizer_dir: Path, *, model_name: str, top_k: int = 5, answer: str = ANSWER
+        self, tokenizer_dir: Path, *, model_name: str, top_k: int = 3, answer: str = ANSWER
     ) -> None:
         if not 1 <= top_k <= len(_TAIL_LOGPROBS) + 1:
             raise ValueError(f"top_k must be 1..{len(_TAIL_LOGPROBS) + 1}")

@@ -36,7 +36,7 @@ class ReferenceEngine(Tokenization):
         model_dir: Path,
         *,
         model_name: str,
-        top_k: int = 5,
+        top_k: int = 3,
         dtype: str = "float32",
         threads: int | None = None,
     ) -> None:

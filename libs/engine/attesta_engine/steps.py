@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from attesta_common.artifact import TopKArtifact
+from attesta_common.logprob_grid import to_grid_row
 
 from attesta_engine.port import FinishReason, Generation, GenerationSpec, TokenStep
 from attesta_engine.text_stream import safe_prefix_length, stop_index
@@ -36,7 +37,11 @@ class StepBuilder:
         self.done = False
 
     def add(self, token: int, ids: tuple[int, ...], lps: tuple[float, ...]) -> TokenStep:
-        """The step for the next position; sets `done` when it ends the generation."""
+        """The step for the next position; sets `done` when it ends the generation.
+
+        The log-probabilities are reported on the grid the token was chosen from
+        (`choose_token` snaps them), so the client sees the artifact's own numbers."""
+        lps = to_grid_row(lps)
         position = len(self.output)
         self.output.append(token)
         self._top_ids.append(ids)

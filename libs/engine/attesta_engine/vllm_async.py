@@ -41,7 +41,7 @@ _POLL_S = 0.1
 
 class AsyncVllmEngine(Tokenization):
     def __init__(
-        self, model_dir: Path, *, model_name: str, top_k: int = 5, **engine_args: Any
+        self, model_dir: Path, *, model_name: str, top_k: int = 3, **engine_args: Any
     ) -> None:
         self.model_name = model_name
         self.top_k = top_k

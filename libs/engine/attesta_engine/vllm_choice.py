@@ -5,7 +5,8 @@ token chosen by `attesta_common.sampling.choose_token` from the row's own top-k
 log-probabilities, and every other logit of the row is set to -inf; vLLM's own sampling
 runs at temperature 0 and so takes exactly that token. The choice stays batched: one
 log_softmax and one top-k for the whole batch. vLLM reports the raw log-probabilities
-(computed before any processor), which are the numbers the choice was made from.
+(computed before any processor), which are the numbers the choice was made from:
+`choose_token` and the `StepBuilder` snap the same float32 values to the same grid.
 This module must import in vLLM's worker processes.
 """
 

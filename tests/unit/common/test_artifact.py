@@ -1,42 +1,101 @@
-"""The top-k artifact codec."""
+"""The top-k artifact codec: ATA2 written, ATA1 (records from before it) still read."""
 
 from __future__ import annotations
 
+import random
+import struct
 import zlib
 
 import pytest
+from attesta_common import artifact_ata2
 from attesta_common.artifact import ArtifactError, TopKArtifact
+from attesta_common.logprob_grid import to_grid
 
 
-def _artifact() -> TopKArtifact:
+def _artifact(k: int = 5) -> TopKArtifact:
     return TopKArtifact.build(
-        5,
-        [[1, 2, 3, 4, 5], [9, 8, 7, 6, 5]],
-        [[-0.1, -2.5, -3.0, -4.1, -5.0], [-0.01, -4.0, -6.0, -7.0, -8.123456789]],
+        k,
+        [[1, 2, 3, 4, 5][:k], [9, 8, 7, 6, 5][:k]],
+        [[-0.1, -2.5, -3.0, -4.1, -5.0][:k], [-0.01, -4.0, -6.0, -7.0, -8.123456789][:k]],
     )
 
 
-def test_round_trip_is_exact_at_float32() -> None:
+def test_round_trip_is_exact_on_the_grid() -> None:
     artifact = _artifact()
+    blob = artifact.encode()
+    assert blob[:4] == b"ATA2"
     decoded = TopKArtifact.decode_b64(artifact.encode_b64())
     assert decoded == artifact
     assert decoded.digest() == artifact.digest()
-    assert artifact.logprobs[1][4] != -8.123456789  # stored as float32
+    assert artifact.logprobs[1][4] == to_grid(-8.123456789) != -8.123456789
+
+
+def test_rows_in_any_order_survive_unchanged() -> None:
+    # A malformed (ascending) row must reach the structural checks as it was sent.
+    artifact = TopKArtifact.build(3, [[5, 6, 7]], [[-9.0, -0.5, -0.0001]])
+    assert TopKArtifact.decode(artifact.encode()) == artifact
+
+
+def test_compact_on_a_realistic_table() -> None:
+    rng = random.Random(7)
+    ids, lps = [], []
+    for _ in range(64):
+        ids.append([rng.randrange(49152) for _ in range(3)])
+        top = -rng.expovariate(3.0)
+        lps.append([top, top - rng.expovariate(0.5), top - 3 - rng.expovariate(0.5)])
+        lps[-1].sort(reverse=True)
+    artifact = TopKArtifact.build(3, ids, lps)
+    # Random ids compress worst of all; real ones repeat and do better (docs/detection.md).
+    assert len(artifact.encode()) / 64 < len(artifact.encode_ata1()) / 64
+    assert TopKArtifact.decode(artifact.encode()) == artifact
+
+
+def test_ata1_records_still_decode() -> None:
+    header = struct.pack("<4sBI", b"ATA1", 2, 1)
+    blob = zlib.compress(header + struct.pack("<2I2f", 11, 12, -0.25, -3.5))
+    decoded = TopKArtifact.decode(blob)
+    assert decoded.k == 2
+    assert decoded.token_ids == ((11, 12),)
+    assert decoded.logprobs == ((-0.25, -3.5),)
+    assert TopKArtifact.decode(_artifact().encode_ata1()).token_ids == _artifact().token_ids
+
+
+def _ata2(k: int, positions: int, body: bytes) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return struct.pack("<4sBI", b"ATA2", k, positions) + packer.compress(body) + packer.flush()
 
 
 @pytest.mark.parametrize(
     "blob",
-    [b"", b"not zlib", zlib.compress(b"ATA1"), zlib.compress(b"XXXX\x05\x01\x00\x00\x00")],
+    [
+        b"",
+        b"not zlib",
+        zlib.compress(b"ATA1"),
+        zlib.compress(b"XXXX\x05\x01\x00\x00\x00"),
+        b"ATA2",
+        b"ATA2\x03\x01\x00\x00\x00not deflate",
+        _ata2(1, 1, b"\x05"),  # one value of the two the header promises
+        _ata2(1, 1, b"\x05\x80"),  # ends inside a varint
+        _ata2(1, 1, b"\x05" + b"\xff" * 12 + b"\x01"),  # varint longer than 64 bits
+        _ata2(1, 1, b"\x05\xfe\xff\xff\x7f"),  # code far off the grid
+        _ata2(0, 1, b""),
+        _ata2(1, 1, b"\x05\x02") + b"trailing",
+    ],
 )
 def test_malformed_bytes_are_refused(blob: bytes) -> None:
     with pytest.raises(ArtifactError):
         TopKArtifact.decode(blob)
 
 
-def test_truncated_and_non_base64_are_refused() -> None:
-    raw = zlib.decompress(_artifact().encode())
+def test_a_bomb_is_refused_without_inflating_it() -> None:
     with pytest.raises(ArtifactError):
-        TopKArtifact.decode(zlib.compress(raw[:-4]))
+        TopKArtifact.decode(_ata2(1, 1, b"\x00" * 10_000_000))
+
+
+def test_truncated_and_non_base64_are_refused() -> None:
+    blob = _artifact().encode()
+    with pytest.raises(ArtifactError):
+        TopKArtifact.decode(blob[:-4])
     with pytest.raises(ArtifactError):
         TopKArtifact.decode_b64("***")
 
@@ -44,3 +103,15 @@ def test_truncated_and_non_base64_are_refused() -> None:
 def test_rows_must_have_k_entries() -> None:
     with pytest.raises(ArtifactError):
         TopKArtifact.build(5, [[1, 2]], [[-1.0, -2.0]]).encode()
+
+
+def test_negative_ids_and_nan_are_refused() -> None:
+    with pytest.raises(ArtifactError):
+        TopKArtifact.build(1, [[-1]], [[-1.0]]).encode()
+    with pytest.raises(ArtifactError):
+        TopKArtifact.build(1, [[1]], [[float("nan")]])
+
+
+def test_codec_module_names_its_own_errors() -> None:
+    with pytest.raises(artifact_ata2.CompactArtifactError):
+        artifact_ata2.decode(b"ATA1\x01\x00\x00\x00\x00")

@@ -24,7 +24,7 @@ def test_spoiled_numbers_still_replay_to_the_same_tokens(temperature: float, top
             if after == before:
                 kept_rows += 1
             else:
-                # Stored as float32, like every artifact.
-                assert after == pytest.approx([lp * SPOIL_SCALE for lp in before], rel=1e-6)
+                # Stored on the reporting grid, like every artifact (relative step 1e-5).
+                assert after == pytest.approx([lp * SPOIL_SCALE for lp in before], rel=1e-5)
     # Only draws right at a boundary keep their numbers; almost every row is spoiled.
     assert kept_rows < 0.05 * 40 * 64

@@ -31,7 +31,7 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_only_an_executor_key_serving_a_genesis_model_may_start(
     devnet_keys: DevnetKeys, genesis: Genesis
 ) -> None:
-    assert served_model(genesis, devnet_keys.executors[0], "SmolLM2-135M-Instruct").top_k == 5
+    assert served_model(genesis, devnet_keys.executors[0], "SmolLM2-135M-Instruct").top_k == 3
     with pytest.raises(StartupError, match="executor role"):
         served_model(genesis, devnet_keys.validators[0], "SmolLM2-135M-Instruct")
     with pytest.raises(StartupError, match="not in genesis"):

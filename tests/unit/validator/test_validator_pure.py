@@ -83,11 +83,16 @@ def test_artifact_rows_are_checked() -> None:
             IDS,
             (-1.5, -0.5, -2.0, -3.0, -4.0),
         ),
-        "top-k log-probabilities are not finite and <= 0": (IDS, (0.5, -1.5, -2.0, -3.0, -4.0)),
         "top-k probabilities sum above 1": (IDS, (-0.1, -0.2, -2.0, -3.0, -4.0)),
     }
     for problem, row in cases.items():
         assert artifact_problems(_artifact([row]), 5, [10]) == [f"{problem} at position 0"]
+    # ATA2 cannot carry a positive or non-finite log-probability; a legacy ATA1 record can.
+    for bad in (0.5, float("nan"), float("inf")):
+        legacy = TopKArtifact(5, (IDS,), ((bad, -1.5, -2.0, -3.0, -4.0),)).encode_ata1()
+        assert artifact_problems(TopKArtifact.decode(legacy), 5, [10]) == [
+            "top-k log-probabilities are not finite and <= 0 at position 0"
+        ]
     assert artifact_problems(_artifact([(IDS, LPS)]), 5, [99]) == [
         "output token is not in the reported top-k at position 0"
     ]

@@ -39,7 +39,7 @@ NEWLINE_STOP = ["\n"]
 MAX_TOKENS = 20
 SAMPLED_TEMPERATURE = 0.8
 SAMPLED_TOP_P = 0.95
-SAMPLED_SEED = 7
+SAMPLED_SEED = 3  # differs from greedy from the 5th token on (top-3 sampling)
 GREEDY_SEED = 11
 
 
@@ -49,7 +49,7 @@ TINY_GENERATION = Generation(
     output_token_ids=[10],
     text="x",
     finish_reason="length",
-    artifact=TopKArtifact.build(5, [[10, 11, 12, 13, 14]], [[-1.0, -2.0, -3.0, -4.0, -5.0]]),
+    artifact=TopKArtifact.build(3, [[10, 11, 12]], [[-1.0, -2.0, -3.0]]),
 )
 
 
@@ -208,7 +208,7 @@ def launder(
 ) -> TopKArtifact:
     """An artifact of true model log-probabilities that makes `tokens` replay exactly.
 
-    At each position it reports the wanted token with four far less likely tokens instead
+    At each position it reports the wanted token with k - 1 far less likely tokens instead
     of the real top-k, so the reported numbers are the model's own (no distance) and
     `choose_token` picks the wanted token: only the validator's own replay can tell.
     """
@@ -218,7 +218,7 @@ def launder(
     logprobs: list[list[float]] = []
     for token, position in zip(tokens, scores, strict=True):
         wanted, *others = position.lookup_logprobs
-        fillers = sorted(zip(others, pool, strict=True))[:4]  # the least likely
+        fillers = sorted(zip(others, pool, strict=True))[: MODEL.top_k - 1]  # least likely
         row = sorted([(wanted, token), *fillers], reverse=True)
         assert row[0][1] == token, "the wanted token must lead its forged row"
         ids.append([t for _, t in row])

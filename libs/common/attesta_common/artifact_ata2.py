@@ -1,0 +1,115 @@
+"""ATA2, the artifact's compact binary layout (the one executors sign since ATA2 exists).
+
+Header: magic, k, position count (little-endian). Body, raw deflate: every token id as a
+LEB128 varint, rank by rank (rank 0 of every position, then rank 1 ...), then the
+log-probabilities as grid codes (`attesta_common.logprob_grid`), rank 0 as a zig-zag
+varint and each later rank as the zig-zag step from the rank before. Laying like next to
+like lets deflate find it; along a descending row the steps are small and non-negative,
+and zig-zag keeps any other row exact too (a malformed row must reach the structural
+checks as it was sent, not be repaired here).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Iterator, Sequence
+
+from attesta_common.logprob_grid import grid_code, grid_value
+
+MAGIC = b"ATA2"
+HEADER = struct.Struct("<4sBI")
+# A varint of a 64-bit value takes at most 10 bytes; anything longer is not ours.
+_MAX_VARINT_BYTES = 10
+
+
+class CompactArtifactError(ValueError):
+    pass
+
+
+def write_varint(value: int, out: bytearray) -> None:
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return
+
+
+def zigzag(value: int) -> int:
+    return value * 2 if value >= 0 else -value * 2 - 1
+
+
+def unzigzag(value: int) -> int:
+    return value >> 1 if value % 2 == 0 else -((value + 1) >> 1)
+
+
+def _read_varints(data: bytes) -> Iterator[int]:
+    value, shift = 0, 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            yield value
+            value, shift = 0, 0
+        elif shift >= 7 * _MAX_VARINT_BYTES:
+            raise CompactArtifactError("varint too long")
+    if shift:
+        raise CompactArtifactError("artifact ends inside a varint")
+
+
+def encode(
+    k: int, token_ids: Sequence[Sequence[int]], logprobs: Sequence[Sequence[float]]
+) -> bytes:
+    positions = len(token_ids)
+    body = bytearray()
+    for rank in range(k):
+        for row in token_ids:
+            if row[rank] < 0:
+                raise CompactArtifactError("token ids are non-negative")
+            write_varint(row[rank], body)
+    codes = [[grid_code(lp) for lp in row] for row in logprobs]
+    for rank in range(k):
+        for row_codes in codes:
+            step = row_codes[0] if rank == 0 else row_codes[rank] - row_codes[rank - 1]
+            write_varint(zigzag(step), body)
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return HEADER.pack(MAGIC, k, positions) + packer.compress(bytes(body)) + packer.flush()
+
+
+def decode(
+    blob: bytes,
+) -> tuple[int, tuple[tuple[int, ...], ...], tuple[tuple[float, ...], ...]]:
+    if len(blob) < HEADER.size:
+        raise CompactArtifactError("artifact shorter than its header")
+    magic, k, positions = HEADER.unpack_from(blob)
+    if magic != MAGIC or k == 0:
+        raise CompactArtifactError("not an ATA2 artifact")
+    count = 2 * k * positions
+    inflater = zlib.decompressobj(-15)
+    try:
+        # Bounded, so a few hostile bytes cannot inflate into gigabytes.
+        body = inflater.decompress(blob[HEADER.size :], count * _MAX_VARINT_BYTES)
+    except zlib.error as exc:
+        raise CompactArtifactError(f"artifact body is not deflate data: {exc}") from exc
+    if inflater.unconsumed_tail or inflater.unused_data or not inflater.eof:
+        raise CompactArtifactError("artifact body is longer than its header allows, or cut")
+    values = list(_read_varints(body))
+    if len(values) != count:
+        raise CompactArtifactError("artifact length does not match its header")
+    ids = tuple(tuple(values[rank * positions + p] for rank in range(k)) for p in range(positions))
+    steps = values[k * positions :]
+    rows = []
+    try:
+        for p in range(positions):
+            code = unzigzag(steps[p])
+            row = [grid_value(code)]
+            for rank in range(1, k):
+                code += unzigzag(steps[rank * positions + p])
+                row.append(grid_value(code))
+            rows.append(tuple(row))
+    except ValueError as exc:
+        raise CompactArtifactError(str(exc)) from exc
+    return k, ids, tuple(rows)
