@@ -6,9 +6,9 @@ several layouts, with the log-probs coded as ATA2 codes them (F fraction bits of
 log2(-lp), ranks as steps; ATA2 is F = 16) and split into a deflated high part and raw
 low bytes (the low bits are noise to a compressor). Ids: `plain` (varints), `chosen`
 (the rank of the output token, which the record stores anyway, instead of its id), `mtf`
-(`chosen`, and the other ids as move-to-front indexes over recently seen ids). Also the same with only the first 3
-ranks kept (k = 3, genesis' default since ATA2). The shift is measured from the engine's
-raw numbers. Prints a table and one JSON line.
+(`chosen`, and the other ids as move-to-front indexes over recently seen ids). Also the
+same with only the first 3 ranks kept (k = 3, genesis' default since ATA2). The shift is
+measured from the engine's raw numbers. Prints a table and one JSON line.
 """
 
 from __future__ import annotations
