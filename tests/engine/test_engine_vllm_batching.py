@@ -39,7 +39,9 @@ async def test_concurrent_generations_batch_and_keep_their_tokens(
     for a, b in zip(alone, together, strict=True):
         assert a.output_token_ids == b.output_token_ids
         for row_a, row_b in zip(a.artifact.logprobs, b.artifact.logprobs, strict=True):
-            assert row_a == pytest.approx(row_b, abs=1e-4)
+            # Batching moves float32 numbers by ~1e-5; on the reporting grid that can be
+            # one relative step (5e-6 of the value each way).
+            assert row_a == pytest.approx(row_b, rel=2e-5, abs=1e-4)
     print(f"\n{CONCURRENT} concurrent: {all_s:.2f} s; one alone: {one_s:.2f} s")
     # Queued one by one they would take CONCURRENT times as long.
     assert all_s < 0.6 * CONCURRENT * one_s
