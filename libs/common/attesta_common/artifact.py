@@ -21,6 +21,10 @@ from attesta_common.logprob_grid import to_grid_row
 
 ATA1_MAGIC = b"ATA1"
 _ATA1_HEADER = struct.Struct("<4sBI")
+# No answer is longer than a model's context; this bounds what a header may claim when
+# the caller knows no tighter limit.
+MAX_POSITIONS = 1 << 16
+_ATA1_MAX_K = 255
 
 
 class ArtifactError(ValueError):
@@ -29,11 +33,17 @@ class ArtifactError(ValueError):
 
 @dataclass(frozen=True)
 class TopKArtifact:
-    """token_ids[p][j] and logprobs[p][j]: the j-th most likely token at output position p."""
+    """token_ids[p][j] and logprobs[p][j]: the j-th most likely token at output position p.
+
+    `on_grid`: the log-probabilities lie on the reporting grid and the tokens were chosen
+    from grid values (every ATA2 artifact); false for a legacy ATA1 table, whose executor
+    chose from the raw float32 numbers, so its replay must not snap them.
+    """
 
     k: int
     token_ids: tuple[tuple[int, ...], ...]
     logprobs: tuple[tuple[float, ...], ...]
+    on_grid: bool = False
 
     @classmethod
     def build(
@@ -45,13 +55,15 @@ class TopKArtifact:
             lps = tuple(to_grid_row(row) for row in logprobs)
         except ValueError as exc:
             raise ArtifactError(str(exc)) from exc
-        return cls(k=k, token_ids=ids, logprobs=lps)
+        return cls(k=k, token_ids=ids, logprobs=lps, on_grid=True)
 
     @property
     def positions(self) -> int:
         return len(self.token_ids)
 
     def encode(self) -> bytes:
+        if not self.on_grid:
+            raise ArtifactError("only a table on the grid encodes as ATA2: build() it")
         if any(len(row) != self.k for row in (*self.token_ids, *self.logprobs)):
             raise ArtifactError("every position must carry exactly k entries")
         try:
@@ -76,26 +88,33 @@ class TopKArtifact:
         return sha256_hex(self.encode())
 
     @classmethod
-    def decode(cls, blob: bytes) -> TopKArtifact:
+    def decode(cls, blob: bytes, max_positions: int = MAX_POSITIONS) -> TopKArtifact:
+        """The table of ATA2 or ATA1 bytes holding at most `max_positions` positions."""
         if blob[:4] == artifact_ata2.MAGIC:
             try:
-                k, ids, lps = artifact_ata2.decode(blob)
+                k, ids, lps = artifact_ata2.decode(blob, max_positions)
             except ValueError as exc:
                 raise ArtifactError(str(exc)) from exc
-            return cls(k=k, token_ids=ids, logprobs=lps)
-        return cls._decode_ata1(blob)
+            return cls(k=k, token_ids=ids, logprobs=lps, on_grid=True)
+        return cls._decode_ata1(blob, max_positions)
 
     @classmethod
-    def _decode_ata1(cls, blob: bytes) -> TopKArtifact:
+    def _decode_ata1(cls, blob: bytes, max_positions: int) -> TopKArtifact:
+        limit = _ATA1_HEADER.size + max_positions * 8 * _ATA1_MAX_K
+        inflater = zlib.decompressobj()
         try:
-            raw = zlib.decompress(blob)
+            raw = inflater.decompress(blob, limit + 1)
         except zlib.error as exc:
             raise ArtifactError(f"artifact is neither ATA2 nor zlib data: {exc}") from exc
+        if len(raw) > limit or not inflater.eof:
+            raise ArtifactError("artifact is longer than allowed, or cut")
         if len(raw) < _ATA1_HEADER.size:
             raise ArtifactError("artifact shorter than its header")
         magic, k, positions = _ATA1_HEADER.unpack_from(raw)
         if magic != ATA1_MAGIC or k == 0:
             raise ArtifactError("unknown artifact format")
+        if positions > max_positions:
+            raise ArtifactError(f"artifact claims {positions} positions, at most {max_positions}")
         row_format = struct.Struct(f"<{k}I{k}f")
         if len(raw) != _ATA1_HEADER.size + positions * row_format.size:
             raise ArtifactError("artifact length does not match its header")
@@ -104,7 +123,7 @@ class TopKArtifact:
             row = row_format.unpack_from(raw, _ATA1_HEADER.size + p * row_format.size)
             ids.append(tuple(row[:k]))
             lps.append(tuple(row[k:]))
-        return cls(k=k, token_ids=tuple(ids), logprobs=tuple(lps))
+        return cls(k=k, token_ids=tuple(ids), logprobs=tuple(lps), on_grid=False)
 
     @classmethod
     def decode_b64(cls, text: str) -> TopKArtifact:

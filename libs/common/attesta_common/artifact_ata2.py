@@ -49,6 +49,9 @@ def unzigzag(value: int) -> int:
 def _read_varints(data: bytes) -> Iterator[int]:
     value, shift = 0, 0
     for byte in data:
+        if byte == 0 and shift:
+            # A padded varint: the same value in more bytes. One artifact, one byte string.
+            raise CompactArtifactError("non-canonical varint")
         value |= (byte & 0x7F) << shift
         shift += 7
         if not byte & 0x80:
@@ -80,18 +83,24 @@ def encode(
 
 
 def decode(
-    blob: bytes,
+    blob: bytes, max_positions: int
 ) -> tuple[int, tuple[tuple[int, ...], ...], tuple[tuple[float, ...], ...]]:
+    """The table; a header claiming more than `max_positions` is refused before inflating."""
     if len(blob) < HEADER.size:
         raise CompactArtifactError("artifact shorter than its header")
     magic, k, positions = HEADER.unpack_from(blob)
     if magic != MAGIC or k == 0:
         raise CompactArtifactError("not an ATA2 artifact")
+    if positions > max_positions:
+        raise CompactArtifactError(
+            f"artifact claims {positions} positions, at most {max_positions}"
+        )
     count = 2 * k * positions
     inflater = zlib.decompressobj(-15)
     try:
-        # Bounded, so a few hostile bytes cannot inflate into gigabytes.
-        body = inflater.decompress(blob[HEADER.size :], count * _MAX_VARINT_BYTES)
+        # Bounded (0 would mean unbounded to zlib), so a few hostile bytes cannot inflate
+        # into gigabytes.
+        body = inflater.decompress(blob[HEADER.size :], max(1, count * _MAX_VARINT_BYTES))
     except zlib.error as exc:
         raise CompactArtifactError(f"artifact body is not deflate data: {exc}") from exc
     if inflater.unconsumed_tail or inflater.unused_data or not inflater.eof:

@@ -30,18 +30,20 @@ def draw_uniform(seed: int, position: int) -> float:
 
 
 def sampling_probabilities(
-    logprobs: Sequence[float], temperature: float, top_p: float
+    logprobs: Sequence[float], temperature: float, top_p: float, *, snap: bool = True
 ) -> list[float]:
     """The distribution the choice is drawn from, over the reported top-k in their order.
 
-    The log-probabilities are snapped to the reporting grid first. Temperature rescales
+    The log-probabilities are snapped to the reporting grid first (`snap=False` only to
+    replay a legacy ATA1 record, chosen from raw numbers). Temperature rescales
     them, the top-k are renormalised, and top_p keeps the shortest prefix of the
     (descending) list whose mass reaches top_p.
     Temperature 0 is greedy: all mass on the first maximum.
     """
     if not logprobs:
         raise ValueError("empty top-k")
-    logprobs = to_grid_row(logprobs)
+    if snap:
+        logprobs = to_grid_row(logprobs)
     if temperature <= 0.0:
         best = max(range(len(logprobs)), key=lambda i: (logprobs[i], -i))
         return [1.0 if i == best else 0.0 for i in range(len(logprobs))]
@@ -93,6 +95,8 @@ def choose_token(
     top_p: float,
     seed: int,
     position: int,
+    *,
+    snap: bool = True,
 ) -> int:
-    probs = sampling_probabilities(logprobs, temperature, top_p)
+    probs = sampling_probabilities(logprobs, temperature, top_p, snap=snap)
     return token_ids[choose_index(probs, draw_uniform(seed, position))]

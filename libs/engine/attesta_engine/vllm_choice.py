@@ -84,8 +84,8 @@ class AttestaChoice(LogitsProcessor):  # type: ignore[misc]  # vLLM is untyped f
         chosen = []
         for i, row in enumerate(rows):
             state = self._rows[row]
-            chosen.append(
-                choose_token(
+            try:
+                token = choose_token(
                     indices[i, : state.top_k].tolist(),
                     values[i, : state.top_k].tolist(),
                     state.temperature,
@@ -93,7 +93,12 @@ class AttestaChoice(LogitsProcessor):  # type: ignore[misc]  # vLLM is untyped f
                     state.seed,
                     len(state.output_token_ids),
                 )
-            )
+            except ValueError:
+                # A NaN in one row must not take down the engine core and every request
+                # in the batch: this row takes its first candidate, and its request fails
+                # on its own when the adapter reports the NaN (`StepBuilder`).
+                token = int(indices[i, 0])
+            chosen.append(token)
         row_index = torch.tensor(rows, device=logits.device)
         token_index = torch.tensor(chosen, device=logits.device)
         kept = logits[row_index, token_index].clone()

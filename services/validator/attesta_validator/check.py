@@ -117,7 +117,9 @@ def check_inference(
     Returns the results and the human-readable reasons of every failure (empty if passed).
     """
     try:
-        artifact_bytes, artifact = structure.decode_artifact(finished.artifact)
+        artifact_bytes, artifact = structure.decode_artifact(
+            finished.artifact, len(finished.output_token_ids)
+        )
     except ArtifactError as exc:
         reasons = [f"artifact does not decode: {exc}", "choices cannot be replayed"]
         return _results(False, False, model), reasons

@@ -35,7 +35,7 @@ def replay_reported(
     return [
         position
         for position, (ids, logprobs, token) in enumerate(rows)
-        if choose_token(ids, logprobs, t, top_p, seed, position) != token
+        if choose_token(ids, logprobs, t, top_p, seed, position, snap=artifact.on_grid) != token
     ]
 
 

@@ -28,13 +28,15 @@ MASS_SLACK = 1e-4
 _MAX_LISTED = 3
 
 
-def decode_artifact(encoded: str) -> tuple[bytes, TopKArtifact]:
-    """The artifact bytes as transmitted (the receipt hashes those) and their table."""
+def decode_artifact(encoded: str, max_positions: int) -> tuple[bytes, TopKArtifact]:
+    """The artifact bytes as transmitted (the receipt hashes those) and their table, which
+    may not claim more positions than the record has output tokens (so hostile bytes
+    cannot make a validator inflate a bomb)."""
     try:
         blob = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ArtifactError(f"artifact is not base64: {exc}") from exc
-    return blob, TopKArtifact.decode(blob)
+    return blob, TopKArtifact.decode(blob, max_positions)
 
 
 def summarise_positions(what: str, positions: Sequence[int]) -> list[str]:

@@ -50,6 +50,14 @@ def test_compact_on_a_realistic_table() -> None:
     assert TopKArtifact.decode(artifact.encode()) == artifact
 
 
+def test_only_a_table_on_the_grid_encodes_as_ata2() -> None:
+    raw = TopKArtifact(1, ((3,),), ((-0.123456789,),))
+    assert not raw.on_grid
+    with pytest.raises(ArtifactError):
+        raw.encode()
+    assert TopKArtifact.decode(raw.encode_ata1()).on_grid is False
+
+
 def test_ata1_records_still_decode() -> None:
     header = struct.pack("<4sBI", b"ATA1", 2, 1)
     blob = zlib.compress(header + struct.pack("<2I2f", 11, 12, -0.25, -3.5))
@@ -80,6 +88,8 @@ def _ata2(k: int, positions: int, body: bytes) -> bytes:
         _ata2(1, 1, b"\x05\xfe\xff\xff\x7f"),  # code far off the grid
         _ata2(0, 1, b""),
         _ata2(1, 1, b"\x05\x02") + b"trailing",
+        _ata2(1, 1, b"\x85\x00\x02"),  # a padded (non-canonical) varint
+        _ata2(1, 70_000, b""),  # more positions than any answer has
     ],
 )
 def test_malformed_bytes_are_refused(blob: bytes) -> None:
@@ -87,9 +97,26 @@ def test_malformed_bytes_are_refused(blob: bytes) -> None:
         TopKArtifact.decode(blob)
 
 
-def test_a_bomb_is_refused_without_inflating_it() -> None:
+@pytest.mark.parametrize("positions", [0, 1, 2**32 - 1])
+def test_a_bomb_is_refused_without_inflating_it(positions: int) -> None:
+    # 0 positions is a zero inflation limit, which zlib reads as "no limit".
     with pytest.raises(ArtifactError):
-        TopKArtifact.decode(_ata2(1, 1, b"\x00" * 10_000_000))
+        TopKArtifact.decode(_ata2(1, positions, b"\x00" * 10_000_000))
+
+
+def test_a_legacy_bomb_is_refused_too() -> None:
+    header = struct.pack("<4sBI", b"ATA1", 1, 1)
+    with pytest.raises(ArtifactError):
+        TopKArtifact.decode(zlib.compress(header + b"\x00" * 50_000_000), max_positions=10)
+
+
+def test_the_caller_bounds_the_positions() -> None:
+    blob = _artifact().encode()
+    assert TopKArtifact.decode(blob, max_positions=2).positions == 2
+    with pytest.raises(ArtifactError):
+        TopKArtifact.decode(blob, max_positions=1)
+    with pytest.raises(ArtifactError):
+        TopKArtifact.decode(_artifact().encode_ata1(), max_positions=1)
 
 
 def test_truncated_and_non_base64_are_refused() -> None:
@@ -114,4 +141,4 @@ def test_negative_ids_and_nan_are_refused() -> None:
 
 def test_codec_module_names_its_own_errors() -> None:
     with pytest.raises(artifact_ata2.CompactArtifactError):
-        artifact_ata2.decode(b"ATA1\x01\x00\x00\x00\x00")
+        artifact_ata2.decode(b"ATA1\x01\x00\x00\x00\x00", 10)

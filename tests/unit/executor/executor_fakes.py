@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from attesta_common.artifact import TopKArtifact
+from attesta_common.logprob_grid import to_grid_row
 from attesta_common.sampling import choose_token
 from attesta_engine.port import (
     Generation,
@@ -56,7 +57,9 @@ class FakeEngine:
             )
             output.append(token)
             if on_step is not None:
-                on_step(TokenStep(position, token, TOP_IDS, TOP_LOGPROBS, VOCAB[token]))
+                on_step(
+                    TokenStep(position, token, TOP_IDS, to_grid_row(TOP_LOGPROBS), VOCAB[token])
+                )
         artifact = TopKArtifact.build(
             self.top_k, [TOP_IDS] * len(output), [TOP_LOGPROBS] * len(output)
         )

@@ -41,6 +41,34 @@ def _artifact(rows: list[tuple[tuple[int, ...], tuple[float, ...]]]) -> TopKArti
     return TopKArtifact.build(5, [r[0] for r in rows], [r[1] for r in rows])
 
 
+def _legacy_table_between_raw_and_grid() -> tuple[TopKArtifact, int, int]:
+    """An ATA1 table whose first boundary lies on one side of the draw in float32 and on
+    the other on the grid: the raw and the grid choice differ."""
+    u = draw_uniform(5, 0)
+    for step in range(-40, 41):
+        first = math.log(u - step * 1e-7)
+        second = math.log((1.0 - math.exp(first)) * 0.6)
+        third = math.log((1.0 - math.exp(first)) * 0.4)
+        table = TopKArtifact(3, ((7, 8, 9),), ((first, second, third),)).encode_ata1()
+        legacy = TopKArtifact.decode(table)
+        lps = legacy.logprobs[0]
+        raw = choose_token((7, 8, 9), lps, 1.0, 1.0, 5, 0, snap=False)
+        grid = choose_token((7, 8, 9), lps, 1.0, 1.0, 5, 0)
+        if raw != grid:
+            return legacy, raw, grid
+    raise AssertionError("no gap puts the draw between the raw and the grid boundary")
+
+
+def test_a_legacy_record_replays_from_its_raw_numbers() -> None:
+    # An ATA1 executor chose from raw float32 numbers: a draw between a raw boundary and
+    # its grid value must replay as it was made, not as the grid would make it.
+    legacy, raw_choice, grid_choice = _legacy_table_between_raw_and_grid()
+    assert not legacy.on_grid
+    sampling = SamplingParams(temperature=1.0, top_p=1.0, seed=5)
+    assert replay_reported(legacy, [raw_choice], sampling) == []
+    assert replay_reported(legacy, [grid_choice], sampling) == [0]
+
+
 def test_replay_reported_finds_the_wrong_choice() -> None:
     sampling = SamplingParams(temperature=0.9, top_p=0.9, seed=3)
     artifact = _artifact([(IDS, LPS)] * 4)
