@@ -46,7 +46,9 @@ class HonestCheck:
     artifact_bytes: int
     positions: int
     artifact: TopKArtifact
-    raw_logprobs: tuple[tuple[float, ...], ...]  # the engine's, before the grid
+    # Before the grid where the run saw raw numbers (the bench's decode loop); an engine's
+    # `generate` reports grid values only, so for those kinds this equals the artifact.
+    raw_logprobs: tuple[tuple[float, ...], ...]
 
 
 def plan(total: int, kinds: Collection[str] = ()) -> dict[str, int]:

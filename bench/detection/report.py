@@ -50,8 +50,9 @@ def detection(tallies: dict[str, Tally]) -> dict[str, dict[str, Any]]:
 
 def codec_numbers(checks: Sequence[HonestCheck], threshold: float) -> dict[str, Any]:
     """Bytes per token of the artifact as executors sign it (ATA2) and in the legacy ATA1
-    layout, and how far snapping to the reporting grid moves the distance (engine's raw
-    numbers against the artifact's, worst artifact, as a fraction of the threshold)."""
+    layout, and how far snapping to the reporting grid moves the distance (raw numbers
+    against the artifact's, worst artifact, as a fraction of the threshold; only the
+    batch kinds, from the bench's decode loop, have raw numbers: 0 where none has)."""
     tokens = sum(c.positions for c in checks) or 1
     worst = max((gonka_distance(c.raw_logprobs, c.artifact.logprobs) for c in checks), default=0.0)
     return {
