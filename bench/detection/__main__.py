@@ -19,6 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from bench.detection.evidence import gather
 from bench.detection.harness import Harness
 from bench.detection.honest import CROSS, VLLM_INSTALLED, honest_checks
 from bench.detection.report import Tally, codec_numbers, detection, honest_numbers, table
@@ -49,7 +50,9 @@ def main() -> None:
                 if record is None:
                     tally.skipped += 1
                 else:
-                    tally.verdicts.append(h.check(record))
+                    verdict = h.check(record)
+                    tally.verdicts.append(verdict)
+                    tally.evidence.append(gather(h, verdict, record.to_bytes()))
                 bar.update()
             bar.set_postfix_str(f"{scenario.name} {tally.caught}/{tally.total}")
     cheat_seconds = time.perf_counter() - started
@@ -83,6 +86,7 @@ def main() -> None:
         "top_k": h.model.top_k,
         "samples_per_scenario": samples,
         "detection": {name: r["rate"] for name, r in rows.items()},
+        "detection_miss_estimate": {name: r["miss_estimate"] for name, r in rows.items()},
         **honest,
         **codec,
         "detection_detail": rows,

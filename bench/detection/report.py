@@ -9,6 +9,7 @@ from typing import Any
 
 from attesta_validator.distance import gonka_distance
 
+from bench.detection.evidence import Evidence, estimate
 from bench.detection.harness import Verdict
 from bench.detection.honest import HonestCheck
 from bench.detection.stats import failure_upper, wilson
@@ -20,6 +21,7 @@ class Tally:
 
     group: str
     verdicts: list[Verdict] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
     skipped: int = 0  # samples where the cheat did not apply (nothing dishonest was sent)
 
     @property
@@ -36,6 +38,7 @@ def detection(tallies: dict[str, Tally]) -> dict[str, dict[str, Any]]:
     for name, t in tallies.items():
         low, high = wilson(t.caught, t.total)
         distances = [v.distance for v in t.verdicts if v.distance is not None]
+        fitted = estimate(t.evidence)
         out[name] = {
             "group": t.group,
             "caught": t.caught,
@@ -44,8 +47,28 @@ def detection(tallies: dict[str, Tally]) -> dict[str, dict[str, Any]]:
             "rate": t.caught / t.total if t.total else None,
             "ci95": [round(low, 4), round(high, 4)],
             "min_distance": min(distances) if distances else None,
+            "by_rule": fitted.by_rule,
+            "silent": {k: _sig(v) for k, v in fitted.silent.items()},
+            "miss_estimate": _sig(fitted.miss),
+            "min_margin": _margins(t.evidence),
         }
     return out
+
+
+def _sig(value: float | None) -> float | None:
+    return None if value is None else float(f"{value:.3g}")
+
+
+def _margins(evidence: Sequence[Evidence]) -> dict[str, float | int | None]:
+    """The weakest sample of each signal: smallest distance ratio and mismatch counts."""
+    ratios = [e.distance_ratio for e in evidence if e.distance_ratio is not None]
+    reported = [e.reported_mismatches for e in evidence if e.reported_mismatches is not None]
+    own = [e.own_mismatches for e in evidence if e.own_mismatches is not None]
+    return {
+        "distance_ratio": _sig(min(ratios)) if ratios else None,
+        "reported_mismatches": min(reported) if reported else None,
+        "own_mismatches": min(own) if own else None,
+    }
 
 
 def codec_numbers(checks: Sequence[HonestCheck], threshold: float) -> dict[str, Any]:
@@ -85,14 +108,27 @@ def honest_numbers(checks: Sequence[HonestCheck], threshold: float) -> dict[str,
     }
 
 
+def _miss_text(row: dict[str, Any]) -> str:
+    if row["by_rule"]:
+        return "rule"
+    miss = row["miss_estimate"]
+    if miss is None:
+        return "n/a"
+    # Below this a fitted tail says nothing more useful than "far out of reach".
+    return "<1e-12" if miss < 1e-12 else f"{miss:.1e}"
+
+
 def table(rows: dict[str, dict[str, Any]], honest: dict[str, Any]) -> str:
-    lines = [f"{'scenario':30s} {'grp':3s} {'caught/total':>12s} {'rate':>7s}  95% CI"]
+    lines = [
+        f"{'scenario':30s} {'grp':3s} {'caught/total':>12s} {'rate':>7s}  {'95% CI':16s} est. miss"
+    ]
     for name, r in rows.items():
         rate = "n/a" if r["rate"] is None else f"{r['rate']:.3f}"
         caught = f"{r['caught']}/{r['total']}"
         low, high = r["ci95"]
         lines.append(
             f"{name:30s} {r['group']:3s} {caught:>12s} {rate:>7s}  [{low:.3f}, {high:.3f}]"
+            f"   {_miss_text(r)}"
         )
     n, f = honest["honest_checks"], honest["honest_failures"]
     bound = honest["honest_failure_upper95"]

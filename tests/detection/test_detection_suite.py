@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench.detection.evidence import Evidence, gather
 from bench.detection.harness import Harness
 from bench.detection.honest import honest_checks
 from bench.detection.scenarios import all_scenarios
@@ -34,7 +35,19 @@ def test_every_cheat_scenario_is_caught(harness: Harness) -> None:
         verdict = harness.check(record)
         if verdict.passed:
             missed[scenario.name] = verdict.distance
+        # The bench's miss estimate reads every signal; a caught cheat must show one.
+        evidence = gather(harness, verdict, record.to_bytes())
+        assert _fires(evidence), f"{scenario.name}: caught, but no signal in {evidence}"
     assert not missed, f"cheats that passed the check: {missed}"
+
+
+def _fires(e: Evidence) -> bool:
+    return (
+        e.structure_failed
+        or bool(e.reported_mismatches)
+        or bool(e.own_mismatches)
+        or (e.distance_ratio is not None and e.distance_ratio > 1)
+    )
 
 
 def test_honest_controls_pass(harness: Harness) -> None:
