@@ -14,6 +14,13 @@ an explicit model (stated in the docs, and in each function below):
   not over-dispersed); silent means a count of 0. The over-dispersion absorbs
   inferences that differ in how many positions a cheat moves (short, near-greedy answers).
 
+- one cheated position (the fake end-of-sequence): the count model does not apply to a
+  single position. There the cheater's choice does not depend on that position's draw,
+  which the PRF makes uniform and independent of every earlier one, so the validator's
+  replay stays silent with exactly the probability that a fresh draw lands on the
+  reported token under its own distribution (plus the tolerance band); the estimate is
+  that probability averaged over the samples.
+
 Structure failures are rules (a reversed row, a missing token, billed tokens that were not
 generated) that reject every record with that property; a scenario whose every sample
 broke one is reported as caught by rule rather than given a fitted estimate.
@@ -30,6 +37,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from attesta_common.artifact import ArtifactError
+from attesta_common.events import SamplingParams
+from attesta_common.sampling import sampling_probabilities
+from attesta_engine.port import PositionScores
 from attesta_validator.admission import admit_finished
 from attesta_validator.distance import gonka_distance
 from attesta_validator.replay import replay_own, replay_reported
@@ -39,6 +49,8 @@ from bench.detection.harness import Harness, Verdict
 
 # Fewer samples than this give no fitted estimate (a spread needs a few points).
 MIN_SAMPLES = 5
+# Scenarios that cheat on the last position only, whatever that position's draw.
+LAST_TOKEN_CHEATS = frozenset({"length-fake-eos"})
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,8 @@ class Evidence:
     reported_mismatches: int | None  # None: the artifact cannot be replayed at all
     own_mismatches: int | None  # None: the answer cannot be scored
     distance_ratio: float | None  # Gonka distance over the model's threshold
+    # P(a fresh draw at the last position makes the validator's replay accept its token)
+    last_accept: float | None = None
 
 
 def gather(h: Harness, verdict: Verdict, raw: bytes) -> Evidence:
@@ -71,8 +85,29 @@ def gather(h: Harness, verdict: Verdict, raw: bytes) -> Evidence:
     own = replay_own(scores, output, request.sampling, h.model.replay_tolerance)
     distance = gonka_distance([s.lookup_logprobs for s in scores], artifact.logprobs)
     return Evidence(
-        structure_failed, reported, len(own.mismatches), distance / h.model.distance_threshold
+        structure_failed,
+        reported,
+        len(own.mismatches),
+        distance / h.model.distance_threshold,
+        accept_probability(scores[-1], output[-1], request.sampling, h.model.replay_tolerance)
+        if output
+        else None,
     )
+
+
+def accept_probability(
+    own: PositionScores, token: int, sampling: SamplingParams, tolerance: float
+) -> float:
+    """Over a uniform draw, the chance that the own replay accepts `token` here: its own
+    mass, plus the tolerance band either side of each boundary (an upper bound)."""
+    if token not in own.topk_ids:
+        return 0.0
+    index = own.topk_ids.index(token)
+    if sampling.temperature <= 0.0:
+        return 1.0 if max(own.topk_logprobs) - own.topk_logprobs[index] < tolerance else 0.0
+    probs = sampling_probabilities(own.topk_logprobs, sampling.temperature, sampling.top_p)
+    boundaries = sum(p > 0 for p in probs) - 1
+    return min(1.0, probs[index] + 2 * tolerance * boundaries)
 
 
 def _is_structural(reason: str) -> bool:
@@ -113,7 +148,7 @@ class MissEstimate:
     miss: float | None  # the smallest of them: a bound on all staying silent
 
 
-def estimate(evidence: Sequence[Evidence]) -> MissEstimate:
+def estimate(evidence: Sequence[Evidence], *, last_token_only: bool = False) -> MissEstimate:
     by_rule = bool(evidence) and all(e.structure_failed for e in evidence)
     ratios = [e.distance_ratio for e in evidence]
     reported = [e.reported_mismatches for e in evidence]
@@ -128,6 +163,13 @@ def estimate(evidence: Sequence[Evidence]) -> MissEstimate:
         else None,
         "own_replay": silent_count([c for c in own if c is not None]) if None not in own else None,
     }
+    if last_token_only:
+        accepts = [e.last_accept for e in evidence]
+        silent["last_token_fresh_draw"] = (
+            statistics.fmean(a for a in accepts if a is not None)
+            if accepts and None not in accepts
+            else None
+        )
     fitted = [p for p in silent.values() if p is not None]
     miss = 0.0 if by_rule else (min(fitted) if fitted else None)
     return MissEstimate(by_rule, silent, miss)

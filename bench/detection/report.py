@@ -9,7 +9,7 @@ from typing import Any
 
 from attesta_validator.distance import gonka_distance
 
-from bench.detection.evidence import Evidence, estimate
+from bench.detection.evidence import LAST_TOKEN_CHEATS, Evidence, estimate
 from bench.detection.harness import Verdict
 from bench.detection.honest import HonestCheck
 from bench.detection.stats import failure_upper, wilson
@@ -38,7 +38,7 @@ def detection(tallies: dict[str, Tally]) -> dict[str, dict[str, Any]]:
     for name, t in tallies.items():
         low, high = wilson(t.caught, t.total)
         distances = [v.distance for v in t.verdicts if v.distance is not None]
-        fitted = estimate(t.evidence)
+        fitted = estimate(t.evidence, last_token_only=name in LAST_TOKEN_CHEATS)
         out[name] = {
             "group": t.group,
             "caught": t.caught,

@@ -5,8 +5,16 @@ from __future__ import annotations
 import math
 
 import pytest
+from attesta_common.events import SamplingParams
+from attesta_engine.port import PositionScores
 
-from bench.detection.evidence import Evidence, estimate, silent_count, silent_distance
+from bench.detection.evidence import (
+    Evidence,
+    accept_probability,
+    estimate,
+    silent_count,
+    silent_distance,
+)
 
 
 def test_distance_far_above_threshold_is_almost_never_silent() -> None:
@@ -56,3 +64,29 @@ def test_structure_rule_in_every_sample_is_caught_by_rule() -> None:
 def test_a_signal_missing_on_some_sample_is_not_fitted() -> None:
     evidence = [Evidence(False, 3 if i else None, 4, 5.0) for i in range(6)]
     assert estimate(evidence).silent["reported_replay"] is None
+
+
+def _scores(ids: tuple[int, ...], probs: tuple[float, ...]) -> PositionScores:
+    lps = tuple(math.log(p) for p in probs)
+    return PositionScores(topk_ids=ids, topk_logprobs=lps, lookup_logprobs=lps)
+
+
+def test_accept_probability_is_the_tokens_own_mass_plus_the_band() -> None:
+    own = _scores((5, 7, 9), (0.7, 0.2, 0.1))
+    sampled = SamplingParams(temperature=1.0, top_p=1.0, seed=3, max_tokens=8)
+    assert accept_probability(own, 7, sampled, 1e-3) == pytest.approx(0.2 + 4e-3, abs=1e-4)
+    assert accept_probability(own, 11, sampled, 1e-3) == 0.0  # not in the own top-k
+
+
+def test_accept_probability_greedy_is_all_or_nothing() -> None:
+    own = _scores((5, 7, 9), (0.7, 0.2, 0.1))
+    greedy = SamplingParams(temperature=0.0, top_p=1.0, seed=3, max_tokens=8)
+    assert accept_probability(own, 5, greedy, 1e-3) == 1.0
+    assert accept_probability(own, 7, greedy, 1e-3) == 0.0
+
+
+def test_last_token_cheat_is_estimated_by_the_fresh_draw() -> None:
+    evidence = [Evidence(False, 0, 1, 0.01, last_accept=a) for a in (1e-4, 3e-4, 2e-4, 0, 0)]
+    fitted = estimate(evidence, last_token_only=True)
+    assert fitted.silent["last_token_fresh_draw"] == pytest.approx(1.2e-4)
+    assert fitted.miss == pytest.approx(1.2e-4)  # the count model of one position says ~0.37
