@@ -30,8 +30,9 @@ def parse_detection(spec: str) -> dict[str, float]:
     """Per-scenario detection rates from DETECTION_RATES.
 
     Either `name=rate,name=rate` or the path of a file holding `python -m bench.detection`'s
-    JSON line (its "detection" object: scenario -> measured rate). Scenarios without a rate
-    (all skipped) are left out.
+    JSON line (its "detection" object: scenario -> measured rate, lowered to one minus its
+    "detection_miss_estimate" where that is higher). Scenarios without a rate (all skipped)
+    are left out.
     """
     spec = spec.strip()
     if not spec:
@@ -39,8 +40,16 @@ def parse_detection(spec: str) -> dict[str, float]:
     path = Path(spec)
     if path.is_file():
         lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-        measured = json.loads(lines[-1])["detection"]
-        return {str(k): float(v) for k, v in sorted(measured.items()) if v is not None}
+        summary = json.loads(lines[-1])
+        measured = summary["detection"]
+        # The per-inference estimate from the margins (1 - fitted miss) is finer than n of n
+        # caught; the smaller of the two is used.
+        misses = summary.get("detection_miss_estimate") or {}
+        return {
+            str(k): min(float(v), 1.0 - float(misses.get(k) or 0.0))
+            for k, v in sorted(measured.items())
+            if v is not None
+        }
     rates = {}
     for item in spec.split(","):
         name, _, rate = item.partition("=")

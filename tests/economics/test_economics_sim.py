@@ -207,6 +207,10 @@ def test_parse_detection_reads_pairs_and_the_detection_json(tmp_path: Path) -> N
     path = tmp_path / "detection.json"
     path.write_text("noise\n" + json.dumps(line) + "\n", encoding="utf-8")
     assert parse_detection(str(path)) == {"x": 0.9}
+    line["detection"] = {"x": 1.0, "y": 1.0, "z": 0.5}
+    line["detection_miss_estimate"] = {"x": 1e-4, "y": None, "z": 1e-3}
+    path.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    assert parse_detection(str(path)) == {"x": 0.9999, "y": 1.0, "z": 0.5}
     with pytest.raises(ValueError):
         parse_detection("a=1.5")
 
