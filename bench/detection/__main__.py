@@ -5,7 +5,9 @@ per scenario), HONEST (honest checks), TOKENS (max_tokens, 64), ONLY (comma-sepa
 scenario names), OUT (also write the table there), FIRST_INDEX (the first honest request's
 workload index, 100000: another value gives other prompts and seeds), KINDS (comma-separated
 honest kinds; the cross-engine kinds `vllm->reference` and `reference->vllm` need vLLM, so
-`make bench-detection-vllm`), TOP_K (ranks in the artifact, default genesis' 3). Progress and
+`make bench-detection-vllm`), TOP_K (ranks in the artifact, default genesis' 3),
+FIRST_SAMPLE (the first cheat sample's index, 0: runs over disjoint samples merge with
+`python -m bench.detection.merge`). Progress and
 the table go to stderr.
 """
 
@@ -35,6 +37,7 @@ def main() -> None:
     samples = _int("SAMPLES", 3 if quick else 100)
     honest_total = _int("HONEST", 96 if quick else 3000)
     tokens = _int("TOKENS", 64)
+    first_sample = _int("FIRST_SAMPLE", 0)
     only = {s for s in os.environ.get("ONLY", "").split(",") if s}
     kinds = [k for k in os.environ.get("KINDS", "").split(",") if k]
     started = time.perf_counter()
@@ -45,7 +48,7 @@ def main() -> None:
     with tqdm(total=samples * len(scenarios), desc="cheats", file=sys.stderr) as bar:
         for scenario in scenarios:
             tally = tallies.setdefault(scenario.name, Tally(scenario.group))
-            for i in range(samples):
+            for i in range(first_sample, first_sample + samples):
                 record = scenario.build(h, i, tokens)
                 if record is None:
                     tally.skipped += 1
@@ -85,6 +88,7 @@ def main() -> None:
         "max_tokens": tokens,
         "top_k": h.model.top_k,
         "samples_per_scenario": samples,
+        "first_sample": first_sample,
         "detection": {name: r["rate"] for name, r in rows.items()},
         "detection_miss_estimate": {name: r["miss_estimate"] for name, r in rows.items()},
         **honest,

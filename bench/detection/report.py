@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 from attesta_validator.distance import gonka_distance
@@ -36,23 +36,47 @@ class Tally:
 def detection(tallies: dict[str, Tally]) -> dict[str, dict[str, Any]]:
     out = {}
     for name, t in tallies.items():
-        low, high = wilson(t.caught, t.total)
         distances = [v.distance for v in t.verdicts if v.distance is not None]
-        fitted = estimate(t.evidence, last_token_only=name in LAST_TOKEN_CHEATS)
-        out[name] = {
-            "group": t.group,
-            "caught": t.caught,
-            "total": t.total,
-            "skipped": t.skipped,
-            "rate": t.caught / t.total if t.total else None,
-            "ci95": [round(low, 4), round(high, 4)],
-            "min_distance": min(distances) if distances else None,
-            "by_rule": fitted.by_rule,
-            "silent": {k: _sig(v) for k, v in fitted.silent.items()},
-            "miss_estimate": _sig(fitted.miss),
-            "min_margin": _margins(t.evidence),
-        }
+        out[name] = detection_row(
+            name,
+            t.group,
+            caught=t.caught,
+            total=t.total,
+            skipped=t.skipped,
+            min_distance=min(distances) if distances else None,
+            evidence=t.evidence,
+        )
     return out
+
+
+def detection_row(
+    name: str,
+    group: str,
+    *,
+    caught: int,
+    total: int,
+    skipped: int,
+    min_distance: float | None,
+    evidence: Sequence[Evidence],
+) -> dict[str, Any]:
+    """One scenario's figures; `samples` keeps every sample's signals so that runs over
+    other samples can be merged (bench.detection.merge)."""
+    low, high = wilson(caught, total)
+    fitted = estimate(evidence, last_token_only=name in LAST_TOKEN_CHEATS)
+    return {
+        "group": group,
+        "caught": caught,
+        "total": total,
+        "skipped": skipped,
+        "rate": caught / total if total else None,
+        "ci95": [round(low, 4), round(high, 4)],
+        "min_distance": min_distance,
+        "by_rule": fitted.by_rule,
+        "silent": {k: _sig(v) for k, v in fitted.silent.items()},
+        "miss_estimate": _sig(fitted.miss),
+        "min_margin": _margins(evidence),
+        "samples": [list(astuple(e)) for e in evidence],
+    }
 
 
 def _sig(value: float | None) -> float | None:
