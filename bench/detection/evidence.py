@@ -66,11 +66,11 @@ class Evidence:
 
 
 def gather(h: Harness, verdict: Verdict, raw: bytes) -> Evidence:
-    """Recompute every signal of a checked record (the verdict says whether structure
-    failed; the rest is measured here)."""
+    """Every signal of a checked record (the verdict says whether a structure rule broke;
+    the rest is measured here)."""
     admitted = admit_finished(raw, h.genesis)
     finished, request = admitted.finished, admitted.request
-    structure_failed = any(_is_structural(r) for r in verdict.reasons)
+    structure_failed = not verdict.structure_ok
     output = finished.output_token_ids
     try:
         _, artifact = decode_artifact(finished.artifact, len(output))
@@ -108,12 +108,6 @@ def accept_probability(
     probs = sampling_probabilities(own.topk_logprobs, sampling.temperature, sampling.top_p)
     boundaries = sum(p > 0 for p in probs) - 1
     return min(1.0, probs[index] + 2 * tolerance * boundaries)
-
-
-def _is_structural(reason: str) -> bool:
-    """Reasons that come from the rule checks, not from a replay or the distance."""
-    signals = ("is not the choice from the reported top-k", "reference model", "distance ")
-    return not any(s in reason for s in signals) and "cannot be replayed" not in reason
 
 
 def silent_distance(ratios: Sequence[float]) -> float | None:

@@ -34,6 +34,7 @@ class Verdict:
     reasons: list[str]
     seconds: float
     distance: float | None  # None when a cheaper check already failed
+    structure_ok: bool = True  # False: a rule (artifact, usage, length, prompt, receipt) broke
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ class Harness:
             signer_public_key=admitted.record.public_key,
         )
         elapsed = time.perf_counter() - started
-        return Verdict(passed(checks), reasons, elapsed, checks.distance)
+        return Verdict(passed(checks), reasons, elapsed, checks.distance, checks.structure_ok)
 
 
 def sampling_of(sample: Sample) -> Sampling:
