@@ -40,7 +40,7 @@ def _code(lp: float, frac_bits: int) -> int:
 
 
 def _decoded(lp: float, frac_bits: int) -> float:
-    return -(2.0 ** (_code(lp, frac_bits) / (1 << frac_bits)))
+    return -float(2.0 ** (_code(lp, frac_bits) / (1 << frac_bits)))
 
 
 def _varint(value: int) -> bytearray:

@@ -25,7 +25,7 @@ def zero_failure_upper(total: int, confidence: float = 0.95) -> float:
     """
     if total == 0:
         return 1.0
-    return 1.0 - (1.0 - confidence) ** (1.0 / total)
+    return 1.0 - float((1.0 - confidence) ** (1.0 / total))
 
 
 def failure_upper(failures: int, total: int) -> float:
