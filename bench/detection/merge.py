@@ -4,8 +4,8 @@ Full mode (100 cheats per scenario) takes hours on 2 cores; runs over disjoint s
 (`FIRST_SAMPLE`) and disjoint honest prompts (`FIRST_INDEX`) can be made apart and merged
 here. Each file's last line is a `python -m bench.detection` JSON summary. Counts add up;
 the miss estimates are fitted again over every sample's signals; honest checks and
-failures add up, with the bound taken over the total. Prints the table on stderr and one
-JSON line on stdout.
+failures add up, with the bound taken over the total. Prints the table on stderr (as
+Markdown with `--markdown`, for docs/detection.md) and one JSON line on stdout.
 """
 
 from __future__ import annotations
@@ -69,11 +69,38 @@ def merge(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def markdown(rows: dict[str, dict[str, Any]]) -> str:
+    lines = [
+        "| scenario | grp | caught | 95% CI | est. miss | weakest sample: distance / threshold,"
+        " reported, own mismatches |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in rows.items():
+        low, high = r["ci95"]
+        miss = "rule" if r["by_rule"] else _miss(r["miss_estimate"])
+        m = r["min_margin"]
+        lines.append(
+            f"| {name} | {r['group']} | {r['caught']}/{r['total']} | [{low:.3f}, {high:.3f}]"
+            f" | {miss} | {m['distance_ratio']}, {m['reported_mismatches']},"
+            f" {m['own_mismatches']} |"
+        )
+    return "\n".join(lines)
+
+
+def _miss(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return "< 1e-12" if value < 1e-12 else f"{value:.1e}"
+
+
 def main() -> None:
-    if len(sys.argv) < 2:
+    paths = [a for a in sys.argv[1:] if a != "--markdown"]
+    if not paths:
         sys.exit(__doc__)
-    merged = merge([_summary(Path(p)) for p in sys.argv[1:]])
-    print(table(merged["detection_detail"], merged), file=sys.stderr)
+    merged = merge([_summary(Path(p)) for p in paths])
+    rows = merged["detection_detail"]
+    text = markdown(rows) if "--markdown" in sys.argv else table(rows, merged)
+    print(text, file=sys.stderr)
     print(json.dumps(merged, sort_keys=True))
 
 
