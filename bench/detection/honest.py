@@ -107,8 +107,11 @@ def honest_checks(
 ) -> Iterator[HonestCheck]:
     """Yields one checked honest inference at a time (so callers can show progress).
 
-    The cross-engine kinds need `vllm`, an engine on vLLM at the model's dtype.
+    The cross-engine kinds need `vllm`, an engine on vLLM at the model's dtype. A total of
+    0 yields nothing (any other total is rounded up to whole batches of every kind).
     """
+    if total <= 0:
+        return
     index, repeat_of = first_index, first_index
     engines = {"reference": h.engine, "vllm": vllm}
     for kind, count in plan(total, kinds).items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.detection.honest import CROSS, MIX, plan
+from bench.detection.honest import CROSS, MIX, honest_checks, plan
 
 
 def test_default_plan_covers_every_local_kind_in_whole_batches() -> None:
@@ -23,3 +23,7 @@ def test_kinds_limit_the_plan_and_fill_the_total() -> None:
 def test_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown honest kinds"):
         plan(10, ["engine", "gpu"])
+
+
+def test_no_honest_checks_when_none_are_asked_for() -> None:
+    assert list(honest_checks(None, 0, 8)) == []  # type: ignore[arg-type]
