@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.detection.evidence import Evidence
-from bench.detection.report import detection_row, table
+from bench.detection.report import detection_row, miss_text, table
 from bench.detection.stats import failure_upper
 
 
@@ -77,7 +77,7 @@ def markdown(rows: dict[str, dict[str, Any]]) -> str:
     ]
     for name, r in rows.items():
         low, high = r["ci95"]
-        miss = "rule" if r["by_rule"] else _miss(r["miss_estimate"])
+        miss = miss_text(r)
         m = r["min_margin"]
         lines.append(
             f"| {name} | {r['group']} | {r['caught']}/{r['total']} | [{low:.3f}, {high:.3f}]"
@@ -85,12 +85,6 @@ def markdown(rows: dict[str, dict[str, Any]]) -> str:
             f" {m['own_mismatches']} |"
         )
     return "\n".join(lines)
-
-
-def _miss(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    return "< 1e-12" if value < 1e-12 else f"{value:.1e}"
 
 
 def main() -> None:

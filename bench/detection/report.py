@@ -132,14 +132,15 @@ def honest_numbers(checks: Sequence[HonestCheck], threshold: float) -> dict[str,
     }
 
 
-def _miss_text(row: dict[str, Any]) -> str:
+def miss_text(row: dict[str, Any]) -> str:
+    """A scenario's miss estimate as the tables show it."""
     if row["by_rule"]:
         return "rule"
     miss = row["miss_estimate"]
     if miss is None:
         return "n/a"
     # Below this a fitted tail says nothing more useful than "far out of reach".
-    return "<1e-12" if miss < 1e-12 else f"{miss:.1e}"
+    return "< 1e-12" if miss < 1e-12 else f"{miss:.1e}"
 
 
 def table(rows: dict[str, dict[str, Any]], honest: dict[str, Any]) -> str:
@@ -152,7 +153,7 @@ def table(rows: dict[str, dict[str, Any]], honest: dict[str, Any]) -> str:
         low, high = r["ci95"]
         lines.append(
             f"{name:30s} {r['group']:3s} {caught:>12s} {rate:>7s}  [{low:.3f}, {high:.3f}]"
-            f"   {_miss_text(r)}"
+            f"   {miss_text(r)}"
         )
     n, f = honest["honest_checks"], honest["honest_failures"]
     bound = honest["honest_failure_upper95"]
