@@ -1,5 +1,6 @@
 """Load for the overhead bench: sequential latencies and throughput under bounded
-concurrency, over loopback HTTP with keep-alive connections."""
+concurrency, over loopback HTTP with keep-alive connections (`bench.http_client`, a
+client lean enough not to take the cores from the services it measures)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,19 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-import httpx
+from attesta_common import event_loop
 from tqdm import tqdm
+
+from bench.http_client import BadResponse, Connection, check_completion, encode_request
 
 MODEL = "SmolLM2-135M-Instruct"
 MESSAGES = [{"role": "user", "content": "Tell me about lighthouses."}]
 MAX_TOKENS = 32
 BODY = {"model": MODEL, "messages": MESSAGES, "max_tokens": MAX_TOKENS, "temperature": 0.0}
+CHAT_PATH = "/v1/chat/completions"
+WARM_UP = 10
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -25,22 +31,46 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank]
 
 
-def sequential(url: str, key: str, n: int, path: str = "/v1/chat/completions") -> list[float]:
-    """Seconds per request, one at a time; the first few warm connections and caches."""
-    headers = {"Authorization": f"Bearer {key}"}
+class Requests:
+    """Pre-encoded requests: a chat completion with a new seed each, or a health check."""
+
+    def __init__(self, url: str, key: str, path: str = CHAT_PATH) -> None:
+        self._host = urlsplit(url).netloc
+        self._key = key
+        self.path = path
+        self._health = encode_request(self._host, path, key, None)
+
+    def get(self, seed: int) -> bytes:
+        if self.path != CHAT_PATH:
+            return self._health
+        return encode_request(self._host, self.path, self._key, BODY | {"seed": seed})
+
+    def check(self, body: bytes) -> None:
+        if self.path == CHAT_PATH:
+            check_completion(body)
+
+
+async def _sequential(url: str, key: str, n: int, path: str) -> list[float]:
+    requests = Requests(url, key, path)
+    batch = [requests.get(seed) for seed in range(n + WARM_UP)]
+    connection = await Connection.open(url)
     times: list[float] = []
-    with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
-        for i in tqdm(range(n + 10), desc=f"sequential {path}", file=sys.stderr, leave=False):
+    try:
+        for i in tqdm(range(n + WARM_UP), desc=f"sequential {path}", file=sys.stderr, leave=False):
             started = time.perf_counter()
-            if path == "/health":
-                reply = client.get(path)
-            else:
-                reply = client.post(path, json=BODY | {"seed": i})
+            body = await connection.request(batch[i])
             elapsed = time.perf_counter() - started
-            reply.raise_for_status()
-            if i >= 10:
+            requests.check(body)
+            if i >= WARM_UP:
                 times.append(elapsed)
+    finally:
+        await connection.close()
     return times
+
+
+def sequential(url: str, key: str, n: int, path: str = CHAT_PATH) -> list[float]:
+    """Seconds per request, one at a time; the first few warm connections and caches."""
+    return event_loop.run(_sequential(url, key, n, path))
 
 
 @dataclass(frozen=True)
@@ -56,35 +86,40 @@ class Throughput:
 
 
 async def _saturate(url: str, key: str, clients: int, duration_s: float) -> Throughput:
-    headers = {"Authorization": f"Bearer {key}"}
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    requests = Requests(url, key)
     latencies: list[float] = []
     failed = 0
-    async with httpx.AsyncClient(
-        base_url=url, headers=headers, timeout=30, limits=limits
-    ) as client:
-        started = time.perf_counter()
-        deadline = started + duration_s
+    connections = [await Connection.open(url) for _ in range(clients)]
+    started = time.perf_counter()
+    deadline = started + duration_s
 
-        async def worker(index: int) -> None:
-            nonlocal failed
-            seed = index * 1_000_000
-            # Bounded by the deadline: each worker keeps one request in flight until then.
-            while (now := time.perf_counter()) < deadline:
-                seed += 1
-                try:
-                    reply = await client.post("/v1/chat/completions", json=BODY | {"seed": seed})
-                    reply.raise_for_status()
-                    latencies.append(time.perf_counter() - now)
-                except httpx.HTTPError:
-                    failed += 1
+    async def worker(index: int) -> None:
+        nonlocal failed
+        connection = connections[index]
+        seed = index * 1_000_000
+        # Bounded by the deadline: each worker keeps one request in flight until then.
+        while (now := time.perf_counter()) < deadline:
+            seed += 1
+            try:
+                body = await asyncio.wait_for(connection.request(requests.get(seed)), 30)
+                requests.check(body)
+                latencies.append(time.perf_counter() - now)
+            except (BadResponse, OSError, asyncio.IncompleteReadError, TimeoutError):
+                failed += 1
+                # The connection's state is unknown after a failure: start a new one.
+                await connection.close()
+                connection = await Connection.open(url)
 
+    try:
         await asyncio.gather(*(worker(i) for i in range(clients)))
-        seconds = time.perf_counter() - started
+    finally:
+        for connection in connections:
+            await connection.close()
+    seconds = time.perf_counter() - started
     median = statistics.median(latencies) if latencies else float("nan")
     return Throughput(len(latencies), failed, seconds, median)
 
 
 def saturate(url: str, key: str, clients: int, duration_s: float) -> Throughput:
     print(f"{clients} concurrent clients for {duration_s:.0f} s ...", file=sys.stderr)
-    return asyncio.run(_saturate(url, key, clients, duration_s))
+    return event_loop.run(_saturate(url, key, clients, duration_s))

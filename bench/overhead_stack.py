@@ -21,6 +21,10 @@ _REPO = Path(__file__).resolve().parent.parent
 INSTANT_EXECUTOR = [sys.executable, "-m", "bench.overhead_executor"]
 
 
+def _pythonpath() -> str:
+    return os.pathsep.join(p for p in (str(_REPO), os.environ.get("PYTHONPATH", "")) if p)
+
+
 class BenchNetwork(Network):
     """`Network` with its service plan replaced; infrastructure, keys, genesis, migrations
     and the API key are prepared by `Network.start` as for `make run`."""
@@ -61,7 +65,9 @@ class BenchNetwork(Network):
         return ServiceProcess(
             name=name,
             command=command,
-            env={**self._env(key_name), "PYTHONPATH": str(_REPO), **env},
+            # Whatever PYTHONPATH the bench runs with stays behind the repository (a side by
+            # side run of another checkout puts its packages there).
+            env={**self._env(key_name), "PYTHONPATH": _pythonpath(), **env},
             log_path=self.config.data_dir / "logs" / f"{name}.log",
         )
 
