@@ -108,12 +108,8 @@ def sign_event(event: Event, key: SigningKey) -> SignedRecord:
     return unsigned.model_copy(update={"signature": key.sign(unsigned.signing_bytes())})
 
 
-def _checked_envelope(data: bytes) -> dict[str, Any]:
-    """The decoded envelope, once its fields' types and its encoding are canonical."""
-    try:
-        raw = json.loads(data)
-    except ValueError as exc:
-        raise RecordRejected(f"malformed record: {exc}") from exc
+def _canonical_envelope(raw: Any) -> bytes:
+    """The canonical encoding of a decoded envelope, once its fields' types are right."""
     if not isinstance(raw, dict) or raw.keys() != _FIELD_TYPES.keys():
         raise RecordRejected("malformed record: not an envelope")
     for name, expected in _FIELD_TYPES.items():
@@ -121,18 +117,36 @@ def _checked_envelope(data: bytes) -> dict[str, Any]:
         if type(raw[name]) is not expected:
             raise RecordRejected(f"malformed record: {name} is not a {expected.__name__}")
     try:
-        canonical = canonical_json(raw)
+        return canonical_json(raw)
     except ValueError as exc:
         raise RecordRejected(f"malformed record: {exc}") from exc
-    if canonical != data:
+
+
+def _checked_envelope(data: bytes) -> dict[str, Any]:
+    """The decoded envelope, once its fields' types and its encoding are canonical."""
+    try:
+        raw = json.loads(data)
+    except ValueError as exc:
+        raise RecordRejected(f"malformed record: {exc}") from exc
+    if _canonical_envelope(raw) != data:
         raise RecordRejected("record is not canonically encoded")
-    return raw
+    return raw  # type: ignore[no-any-return]
 
 
 def parse_record(data: bytes) -> SignedRecord:
     """Decode wire bytes; refuse anything that is not the canonical encoding of a record."""
     raw = _checked_envelope(data)
     # Every field was type-checked above; validating again would only cost time.
+    record = SignedRecord.model_construct(**raw)
+    record._wire = data
+    return record
+
+
+def record_from_json_object(raw: Any) -> SignedRecord:
+    """A record someone already decoded from JSON (an `end` event carries one inside its
+    own JSON): the checks of `parse_record`, encoding it once instead of re-serialising a
+    model and parsing the result again."""
+    data = _canonical_envelope(raw)
     record = SignedRecord.model_construct(**raw)
     record._wire = data
     return record

@@ -23,6 +23,8 @@ from attesta_common.metrics import GATEWAY_IN_FLIGHT, GATEWAY_TTFT
 from attesta_common.pricing import inference_cost
 from attesta_common.stream import StreamEvent
 from attesta_common.subjects import inference_requested
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 
@@ -32,6 +34,35 @@ from attesta_gateway.errors import SERVER_ERROR, OpenAIError
 from attesta_gateway.verification import verify_finished
 
 log = logging.getLogger(__name__)
+
+
+class TokenStream:
+    """One inference's token-stream subscription, its messages in a queue.
+
+    Fed by a subscription callback: nats-py's `next_msg` creates two tasks and a uuid per
+    message (a timeout is kept for the whole stream by `Collector._collect` instead).
+    """
+
+    def __init__(self) -> None:
+        self.messages: asyncio.Queue[Msg] = asyncio.Queue()
+        self._subscription: Subscription | None = None
+
+    @classmethod
+    async def open(cls, connection: NATS, subject: str) -> TokenStream:
+        stream = cls()
+
+        async def deliver(msg: Msg) -> None:
+            stream.messages.put_nowait(msg)
+
+        stream._subscription = await connection.subscribe(subject, cb=deliver)
+        return stream
+
+    async def close(self) -> None:
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            # A closed connection took the subscription with it.
+            with contextlib.suppress(nats.errors.Error):
+                await subscription.unsubscribe()
 
 
 @dataclass(frozen=True)
@@ -75,11 +106,11 @@ class Collector:
     def __init__(self, ctx: GatewayContext) -> None:
         self.ctx = ctx
 
-    async def run(self, inference: Inference, sub: Subscription, request: SignedRecord) -> None:
+    async def run(self, inference: Inference, stream: TokenStream, request: SignedRecord) -> None:
         GATEWAY_IN_FLIGHT.inc()
         try:
             if await self._publish(inference, request):
-                await self._collect(inference, sub, request)
+                await self._collect(inference, stream, request)
         except asyncio.CancelledError:
             # Shutdown: the reservation stays held on purpose (the executor may still
             # finish and the records decide); the waiting client gets an answer.
@@ -93,9 +124,7 @@ class Collector:
             GATEWAY_IN_FLIGHT.dec()
             if not inference.published.done():
                 inference.published.set_result(False)
-            # A closed connection took the subscription with it.
-            with contextlib.suppress(nats.errors.Error):
-                await sub.unsubscribe()
+            await stream.close()
 
     async def _publish(self, inference: Inference, request: SignedRecord) -> bool:
         try:
@@ -114,46 +143,42 @@ class Collector:
         return True
 
     async def _collect(
-        self, inference: Inference, sub: Subscription, request: SignedRecord
+        self, inference: Inference, stream: TokenStream, request: SignedRecord
     ) -> None:
         settings = self.ctx.settings
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + settings.request_timeout_s + settings.deadline_grace_s
-        first_deadline = min(deadline, started + settings.first_token_timeout_s)
         heard = False
-        while True:
-            remaining = (deadline if heard else first_deadline) - loop.time()
-            try:
-                if remaining <= 0:
-                    raise nats.errors.TimeoutError
-                msg = await sub.next_msg(timeout=remaining)
-            except nats.errors.TimeoutError:
-                await self._release(inference)
-                self._fail(inference, 504, "the executor did not answer in time", "timeout")
-                return
-            try:
-                event = StreamEvent.model_validate_json(msg.data)
-            except ValidationError:
-                log.warning("inference %s: malformed stream message", inference.inference_id)
-                continue
-            if event.inference_id != inference.inference_id:
-                continue
-            if not heard:
-                # From the acked publish: the time the network, not the client, adds.
-                GATEWAY_TTFT.labels(model=str(request.body.get("model"))).observe(
-                    loop.time() - started
-                )
-            heard = True
-            if event.type == "chunk":
-                inference.queue.put_nowait(event)
-            elif event.type == "end":
-                await self._finish(inference, event, request)
-                return
-            else:
-                await self._release(inference)
-                inference.queue.put_nowait(Failed(_executor_error(event)))
-                return
+        try:
+            # One timer for the whole stream, moved once the first event is in: cheaper
+            # than a timeout per message.
+            async with asyncio.timeout_at(
+                min(deadline, started + settings.first_token_timeout_s)
+            ) as window:
+                while True:
+                    event = _stream_event(inference, await stream.messages.get())
+                    if event is None:
+                        continue
+                    if not heard:
+                        heard = True
+                        window.reschedule(deadline)
+                        # From the acked publish: the time the network, not the client, adds.
+                        GATEWAY_TTFT.labels(model=str(request.body.get("model"))).observe(
+                            loop.time() - started
+                        )
+                    if event.type != "chunk":
+                        break
+                    inference.queue.put_nowait(event)
+        except TimeoutError:
+            await self._release(inference)
+            self._fail(inference, 504, "the executor did not answer in time", "timeout")
+            return
+        if event.type == "end":
+            await self._finish(inference, event, request)
+        else:
+            await self._release(inference)
+            inference.queue.put_nowait(Failed(_executor_error(event)))
 
     async def _finish(
         self, inference: Inference, event: StreamEvent, request: SignedRecord
@@ -189,6 +214,16 @@ class Collector:
     def _fail(inference: Inference, status: int, message: str, code: str) -> None:
         error_type = "timeout" if status == 504 else SERVER_ERROR
         inference.queue.put_nowait(Failed(OpenAIError(status, message, type=error_type, code=code)))
+
+
+def _stream_event(inference: Inference, msg: Msg) -> StreamEvent | None:
+    """The event a stream message holds, or None when it is not one of this inference's."""
+    try:
+        event = StreamEvent.model_validate_json(msg.data)
+    except ValidationError:
+        log.warning("inference %s: malformed stream message", inference.inference_id)
+        return None
+    return event if event.inference_id == inference.inference_id else None
 
 
 def _executor_error(event: StreamEvent) -> OpenAIError:

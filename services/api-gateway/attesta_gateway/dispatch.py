@@ -23,7 +23,7 @@ from opentelemetry import trace
 
 from attesta_gateway import accounts
 from attesta_gateway.accounts import Account
-from attesta_gateway.collection import Collector, Inference
+from attesta_gateway.collection import Collector, Inference, TokenStream
 from attesta_gateway.errors import SERVER_ERROR, OpenAIError
 from attesta_gateway.protocol import random_id
 
@@ -152,13 +152,13 @@ class Dispatcher:
         )
         try:
             # Subscribed before the request exists, so not one token can be missed.
-            subscription = await ctx.broker.connection.subscribe(token_stream(inference_id))
+            stream = await TokenStream.open(ctx.broker.connection, token_stream(inference_id))
         except Exception as exc:
             await accounts.release(ctx.pool, inference_id)
             raise _unreachable() from exc
 
         task = asyncio.create_task(
-            self._collector.run(inference, subscription, record), name=f"inference-{inference_id}"
+            self._collector.run(inference, stream, record), name=f"inference-{inference_id}"
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from attesta_common.envelope import RecordRejected, SignedRecord, read_record
+from attesta_common.envelope import (
+    RecordRejected,
+    SignedRecord,
+    open_record,
+    record_from_json_object,
+)
 from attesta_common.events import InferenceFinished
 from attesta_common.genesis import Genesis
-from pydantic import ValidationError
 
 
 def verify_finished(
@@ -20,11 +24,8 @@ def verify_finished(
     """
     if raw is None:
         raise RecordRejected("end event without a record")
-    try:
-        envelope = SignedRecord.model_validate(raw)
-    except ValidationError as exc:
-        raise RecordRejected(f"malformed record: {exc}") from exc
-    record, finished = read_record(envelope.to_bytes(), genesis, InferenceFinished)
+    record = record_from_json_object(raw)
+    finished = open_record(record, genesis, InferenceFinished)
     if record.signer != executor or finished.executor != executor:
         raise RecordRejected(f"record signed by {record.signer}, expected {executor}")
     request_id = request.body.get("inference_id")

@@ -29,7 +29,12 @@ from attesta_executor.chunks import ChunkStream
 from attesta_executor.engine_runner import EngineRunner
 from attesta_executor.outbox import Outbox, PublishFailed
 from attesta_executor.recent import RecentRecords
-from attesta_executor.records import InvalidRequest, finished_record, prompt_token_ids
+from attesta_executor.records import (
+    InvalidRequest,
+    finished_record,
+    prompt_chars,
+    prompt_token_ids,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +103,9 @@ class Execution:
             )
         engine = self._runner.engine
         try:
-            prompt = await self._runner.tokenize(partial(prompt_token_ids, engine, request))
+            prompt = await self._runner.tokenize(
+                partial(prompt_token_ids, engine, request), prompt_chars(request)
+            )
         except InvalidRequest as exc:
             return await self._fail(request_record, request, "invalid_request", str(exc))
         except Exception as exc:

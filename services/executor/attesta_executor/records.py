@@ -19,6 +19,13 @@ class InvalidRequest(ValueError):
     """A signed request that still cannot be run as it stands."""
 
 
+def prompt_chars(request: InferenceRequested) -> int:
+    """How much prompt text a request carries (what tokenizing it costs grows with)."""
+    if request.messages:
+        return sum(len(m.content) for m in request.messages)
+    return len(request.prompt or "")
+
+
 def prompt_token_ids(engine: Engine, request: InferenceRequested) -> list[int]:
     """The prompt exactly as validators will re-tokenize it: the model's chat template
     for `chat`, the bare text for `completion`."""

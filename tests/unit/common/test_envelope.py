@@ -6,7 +6,13 @@ import json
 
 import pytest
 from attesta_common.canonical import canonical_json, sha256_hex
-from attesta_common.envelope import RecordRejected, read_record, sign_event
+from attesta_common.envelope import (
+    RecordRejected,
+    open_record,
+    read_record,
+    record_from_json_object,
+    sign_event,
+)
 from attesta_common.events import ValidatorSeedCommitted
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey
@@ -86,3 +92,20 @@ def test_newer_version_and_unexpected_kind_are_refused(
 
     with pytest.raises(RecordRejected, match="unexpected"):
         read_record(record.to_bytes(), genesis, EpochSettled)
+
+
+def test_record_from_a_decoded_object(devnet_keys: DevnetKeys, genesis: Genesis) -> None:
+    validator = devnet_keys.validators[0]
+    record = sign_event(_commit(validator), validator)
+    raw = json.loads(record.to_bytes())
+    again = record_from_json_object(raw)
+    assert again.to_bytes() == record.to_bytes() and again.hash == record.hash
+    assert open_record(again, genesis, ValidatorSeedCommitted).epoch == 3
+    tampered = raw | {"body": raw["body"] | {"epoch": 4}}
+    with pytest.raises(RecordRejected, match="bad signature"):
+        open_record(record_from_json_object(tampered), genesis)
+    for bad in ([raw], raw | {"version": True}, {k: v for k, v in raw.items() if k != "kind"}):
+        with pytest.raises(RecordRejected, match="malformed record"):
+            record_from_json_object(bad)
+    with pytest.raises(RecordRejected, match="malformed record"):
+        record_from_json_object(raw | {"body": {"x": float("nan")}})

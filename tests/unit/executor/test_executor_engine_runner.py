@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from attesta_engine.port import GenerationCancelled, GenerationSpec, TokenStep
-from attesta_executor.engine_runner import EngineRunner
+from attesta_executor.engine_runner import INLINE_TOKENIZE_CHARS, EngineRunner
 from executor_fakes import FakeEngine
 
 
@@ -116,3 +116,14 @@ async def test_the_loop_is_woken_once_per_burst_not_per_step(
     # One wake-up per burst, plus the worker thread's result handed back to the loop
     # (per step it was 40 and more).
     assert wakeups <= len(bursts) + 1 and len(bursts) < 40
+
+
+async def test_short_prompts_tokenize_on_the_loop_long_ones_off_it() -> None:
+    runner = EngineRunner(FakeEngine())
+    loop_thread = threading.current_thread()
+    where = runner.tokenize
+    try:
+        assert await where(threading.current_thread, INLINE_TOKENIZE_CHARS) is loop_thread
+        assert await where(threading.current_thread, INLINE_TOKENIZE_CHARS + 1) is not loop_thread
+    finally:
+        runner.close()

@@ -15,7 +15,8 @@ from attesta_gateway.serving_chat import OpenAIServingChat
 router = APIRouter()
 
 
-def serving(request: Request) -> OpenAIServingChat:
+# async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request.
+async def serving(request: Request) -> OpenAIServingChat:
     handler: OpenAIServingChat = request.app.state.serving_chat
     return handler
 

@@ -15,7 +15,8 @@ from attesta_gateway.serving_completions import OpenAIServingCompletion
 router = APIRouter()
 
 
-def serving(request: Request) -> OpenAIServingCompletion:
+# async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request.
+async def serving(request: Request) -> OpenAIServingCompletion:
     handler: OpenAIServingCompletion = request.app.state.serving_completions
     return handler
 
