@@ -14,6 +14,7 @@ import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from attesta_common import artifact_ata2
 from attesta_common.canonical import sha256_hex
@@ -57,11 +58,25 @@ class TopKArtifact:
             raise ArtifactError(str(exc)) from exc
         return cls(k=k, token_ids=ids, logprobs=lps, on_grid=True)
 
+    @classmethod
+    def from_grid_rows(
+        cls, k: int, token_ids: Sequence[Sequence[int]], logprobs: Sequence[tuple[float, ...]]
+    ) -> TopKArtifact:
+        """`build` for rows whose log-probabilities are grid values already (the engines'
+        `StepBuilder` snaps each row as it reports it): snapping again changes nothing."""
+        ids = tuple(tuple(int(t) for t in row) for row in token_ids)
+        return cls(k=k, token_ids=ids, logprobs=tuple(logprobs), on_grid=True)
+
     @property
     def positions(self) -> int:
         return len(self.token_ids)
 
     def encode(self) -> bytes:
+        return self._encoded
+
+    @cached_property
+    def _encoded(self) -> bytes:
+        # Encoded once: the record carries these bytes and the receipt their hash.
         if not self.on_grid:
             raise ArtifactError("only a table on the grid encodes as ATA2: build() it")
         if any(len(row) != self.k for row in (*self.token_ids, *self.logprobs)):

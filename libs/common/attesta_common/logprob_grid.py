@@ -27,14 +27,15 @@ MAX_CODE = _MAX_MAGNITUDE_LOG2 << FRACTION_BITS
 
 
 def grid_code(logprob: float) -> int:
-    if math.isnan(logprob):
-        raise ValueError("a log-probability is NaN")
     magnitude = -logprob
-    if magnitude <= 0.0:
-        return MIN_CODE
-    if math.isinf(magnitude):
-        return MAX_CODE
-    return min(MAX_CODE, max(MIN_CODE, round(math.log2(magnitude) * _SCALE)))
+    if magnitude > 0.0:  # false for NaN
+        if magnitude == math.inf:
+            return MAX_CODE
+        code = round(math.log2(magnitude) * _SCALE)
+        return MIN_CODE if code < MIN_CODE else MAX_CODE if code > MAX_CODE else code
+    if math.isnan(magnitude):
+        raise ValueError("a log-probability is NaN")
+    return MIN_CODE
 
 
 def grid_value(code: int) -> float:
@@ -48,4 +49,6 @@ def to_grid(logprob: float) -> float:
 
 
 def to_grid_row(logprobs: Iterable[float]) -> tuple[float, ...]:
-    return tuple(grid_value(grid_code(lp)) for lp in logprobs)
+    # A code from grid_code is always in range: its value needs no check (every token of
+    # every engine passes here, several times).
+    return tuple([-math.pow(2.0, grid_code(lp) / _SCALE) for lp in logprobs])

@@ -116,22 +116,39 @@ class ReferenceEngine(Tokenization):
         if not output_ids:
             return []
         sequence = [*prompt_ids, *output_ids[:-1]]
+        positions = len(output_ids)
+        vocab = self.vocab_size
+        wanted = [
+            [int(t) for t in lookup_ids[p]] if p < len(lookup_ids) else []
+            for p in range(positions)
+        ]
+        # Every looked-up entry gathered at once: indexing a tensor element by element
+        # costs microseconds each.
+        pairs = [(p, t) for p, row in enumerate(wanted) for t in row if 0 <= t < vocab]
         with self._lock, torch.inference_mode():
-            logits = self._model(input_ids=torch.tensor([sequence], dtype=torch.long)).logits[0]
-            logprobs = torch.log_softmax(logits[len(prompt_ids) - 1 :].float(), dim=-1)
+            # Logits only where an output token is predicted: the last `positions` of the
+            # sequence (the language-model head is a fifth of the model's weights).
+            logits = self._model(
+                input_ids=torch.tensor([sequence], dtype=torch.long), logits_to_keep=positions
+            ).logits[0]
+            logprobs = torch.log_softmax(logits.float(), dim=-1)
             values, indices = torch.topk(logprobs, self.top_k, dim=-1)
+            gathered: list[float] = []
+            if pairs:
+                rows, tokens = zip(*pairs, strict=True)
+                gathered = logprobs[list(rows), list(tokens)].tolist()
+        found = dict(zip(pairs, gathered, strict=True))
+        all_ids = indices.tolist()
+        all_values = values.tolist()
         scores = []
-        for position in range(len(output_ids)):
-            row = logprobs[position]
-            wanted = [int(t) for t in lookup_ids[position]] if position < len(lookup_ids) else []
-            looked = tuple(
-                float(row[t]) if 0 <= t < row.shape[0] else float("-inf") for t in wanted
-            )
+        for position in range(positions):
             scores.append(
                 PositionScores(
-                    topk_ids=tuple(int(i) for i in indices[position].tolist()),
-                    topk_logprobs=tuple(float(v) for v in values[position].tolist()),
-                    lookup_logprobs=looked,
+                    topk_ids=tuple(int(i) for i in all_ids[position]),
+                    topk_logprobs=tuple(float(v) for v in all_values[position]),
+                    lookup_logprobs=tuple(
+                        found.get((position, t), float("-inf")) for t in wanted[position]
+                    ),
                 )
             )
         return scores

@@ -62,7 +62,7 @@ class StepBuilder:
         return step
 
     def result(self) -> Generation:
-        artifact = TopKArtifact.build(self._top_k, self._top_ids, self._top_lps)
+        artifact = TopKArtifact.from_grid_rows(self._top_k, self._top_ids, self._top_lps)
         return Generation(
             list(self._spec.prompt_token_ids), self.output, self._text, self.finish, artifact
         )

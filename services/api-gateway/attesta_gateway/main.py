@@ -28,7 +28,14 @@ def create_app(
 
     `proof_loader` replaces attesta_chain_writer.proofs.load_proof (tests, other ledgers).
     """
-    app = FastAPI(title="Attesta API gateway", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Attesta API gateway",
+        version="0.1.0",
+        lifespan=lifespan,
+        # FastAPI's own OpenTelemetry would open a second server span per request beside
+        # TracingMiddleware's (which continues the client's trace into the executor's).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.state.settings = settings
     app.state.proofs = proof_loader
     app.state.tracer_provider = tracer_provider
