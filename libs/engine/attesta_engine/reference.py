@@ -119,8 +119,7 @@ class ReferenceEngine(Tokenization):
         positions = len(output_ids)
         vocab = self.vocab_size
         wanted = [
-            [int(t) for t in lookup_ids[p]] if p < len(lookup_ids) else []
-            for p in range(positions)
+            [int(t) for t in lookup_ids[p]] if p < len(lookup_ids) else [] for p in range(positions)
         ]
         # Every looked-up entry gathered at once: indexing a tensor element by element
         # costs microseconds each.
