@@ -82,3 +82,9 @@ bench-overhead: install
 .PHONY: bench-overhead-runtime
 bench-overhead-runtime: install
 	$(VENV)/bin/python -m bench.overhead_runtime
+
+# The bus of another revision (REV; default the start of the 2026-12-07 bus work) beside
+# the working tree, alternately.
+.PHONY: bench-overhead-versions
+bench-overhead-versions: install
+	$(VENV)/bin/python -m bench.overhead_versions $(REV)

@@ -1,0 +1,126 @@
+"""`python -m bench.overhead_versions [REV]`: the bus of another revision beside this one.
+
+Absolute times on this shared host drift by tens of percent between runs, so a change to
+the services is measured against its baseline side by side: the network of
+`bench.overhead_bus` (gateway and instant-engine executor, NATS, Postgres) started
+alternately with the services' code of `REV` (default: the commit this session's work
+started from, `BASELINE_REV`; checked out in a temporary git worktree) and with the
+working tree, `ROUNDS` times each (default 3), in alternating order.
+
+Only the services' packages differ: both use this checkout's load generator
+(`bench.overhead_load`), stack and instant engine. Per round: latency p50/p99 over
+`REQUESTS` sequential requests (default 300, wall time, the engine's own ~0.3 ms
+included), completed requests per second with 32 clients for `SECONDS` (default 10),
+and CPU ms per request of each process while saturated. Medians over the rounds, the
+ratios current/baseline, one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.overhead_bus import _pids
+from bench.overhead_cpu import cpu_seconds
+from bench.overhead_load import percentile, saturate, sequential
+from bench.overhead_stack import _REPO, KEY, BenchNetwork
+
+# The first commit of the bus work of 2026-12-07 (issue 4): what its figures compare with.
+BASELINE_REV = "6824cec"
+PACKAGES = [
+    "libs/common",
+    "libs/engine",
+    "libs/devnet",
+    *(f"services/{name}" for name in ("api-gateway", "executor", "validator")),
+    *(f"services/{name}" for name in ("chain-writer", "epoch-settler")),
+]
+
+
+def _pythonpath(root: Path | None) -> dict[str, str]:
+    """Service environment putting `root`'s packages ahead of the installed ones."""
+    if root is None:
+        return {}
+    paths = [str(_REPO), *(str(root / package) for package in PACKAGES)]
+    return {"PYTHONPATH": os.pathsep.join(paths)}
+
+
+def _measure(root: Path | None, requests: int, seconds: float) -> dict[str, Any]:
+    env = _pythonpath(root)
+    data_dir = Path(tempfile.mkdtemp(prefix="attesta-versions-"))
+    network = BenchNetwork(data_dir, gateway_env=env, executor_env=env)
+    network.start(ready_timeout_s=120)
+    try:
+        wall = [t * 1000 for t in sequential(network.gateway_url, KEY, requests)]
+        pids = _pids(network)
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        load = saturate(network.gateway_url, KEY, 32, seconds)
+        done = max(load.completed, 1)
+        cpu = {n: (cpu_seconds(p) - before[n]) / done * 1000 for n, p in pids.items()}
+        return {
+            "p50_ms": percentile(wall, 50),
+            "p99_ms": percentile(wall, 99),
+            "rps": load.rps,
+            "failed": load.failed,
+            "cpu_ms": sum(cpu.values()),
+            **{f"cpu_ms_{name}": value for name, value in cpu.items()},
+        }
+    finally:
+        network.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def main() -> None:
+    rev = sys.argv[1] if len(sys.argv) > 1 else BASELINE_REV
+    rounds = int(os.environ.get("ROUNDS", "3"))
+    requests = int(os.environ.get("REQUESTS", "300"))
+    seconds = float(os.environ.get("SECONDS", "10"))
+    worktree = Path(tempfile.mkdtemp(prefix="attesta-baseline-"))
+    subprocess.run(
+        ["git", "-C", str(_REPO), "worktree", "add", "--detach", str(worktree), rev],
+        check=True,
+        capture_output=True,
+    )
+    variants: dict[str, Path | None] = {"baseline": worktree, "current": None}
+    seen: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
+    try:
+        for round_ in range(rounds):
+            order = list(variants) if round_ % 2 == 0 else list(reversed(variants))
+            for name in order:
+                row = _measure(variants[name], requests, seconds)
+                seen[name].append(row)
+                print(
+                    f"round {round_ + 1} {name}: p50 {row['p50_ms']:.2f} ms, "
+                    f"p99 {row['p99_ms']:.2f} ms, {row['rps']:.0f} rps, "
+                    f"{row['cpu_ms']:.2f} CPU ms/request",
+                    file=sys.stderr,
+                )
+    finally:
+        subprocess.run(
+            ["git", "-C", str(_REPO), "worktree", "remove", "--force", str(worktree)],
+            check=False,
+            capture_output=True,
+        )
+    medians = {
+        name: {key: round(statistics.median(r[key] for r in rows), 3) for key in rows[0]}
+        for name, rows in seen.items()
+    }
+    ratios = {
+        key: round(medians["current"][key] / medians["baseline"][key], 3)
+        for key in ("p50_ms", "p99_ms", "rps", "cpu_ms")
+    }
+    print(
+        json.dumps(
+            {"baseline_rev": rev, "rounds": rounds, **medians, "current_over_baseline": ratios}
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
