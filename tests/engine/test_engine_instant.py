@@ -8,7 +8,7 @@ import pytest
 from attesta_common.sampling import choose_token
 from attesta_engine.instant import InstantEngine
 from attesta_engine.model_store import REFERENCE_MODEL, ensure_reference_model
-from attesta_engine.port import Engine, GenerationSpec, TokenStep
+from attesta_engine.port import ConcurrentEngine, Engine, GenerationSpec, TokenStep
 
 PROMPT = [{"role": "user", "content": "Tell me about lighthouses."}]
 
@@ -73,3 +73,13 @@ def test_scores_match_the_reported_top_k(instant: InstantEngine) -> None:
     for position, score in enumerate(scores):
         assert score.topk_ids == tuple(artifact.token_ids[position])
         assert score.lookup_logprobs == tuple(artifact.logprobs[position])
+
+
+async def test_awaited_like_the_production_engine(instant: InstantEngine) -> None:
+    # A ConcurrentEngine is awaited on the loop (as vLLM's is), not sent to a worker thread.
+    assert isinstance(instant, ConcurrentEngine)
+    steps: list[TokenStep] = []
+    spec = _spec(instant, 0.0, 12)
+    generation = await instant.generate_async(spec, steps.append)
+    assert generation == instant.generate(spec)
+    assert [s.token_id for s in steps] == generation.output_token_ids

@@ -4,7 +4,8 @@ It exists to measure what the network itself costs (gateway, JetStream, executor
 with the engine's time taken out. Its answers are a fixed sentence made of real tokenizer
 ids, and every position reports a well-formed top-k from which the token is then chosen
 with `choose_token`, exactly as a real engine must, so records replay and stay valid for
-anything that checks their structure. `score` reports the same distribution it generated
+anything that checks their structure. It is awaited as a `ConcurrentEngine`, like the
+production engine (vLLM). `score` reports the same distribution it generated
 from, so a validator running on this engine would find a distance of zero.
 """
 
@@ -89,6 +90,17 @@ class InstantEngine(Tokenization):
             if on_step is not None:
                 on_step(step)
         return steps.result()
+
+    async def generate_async(
+        self,
+        spec: GenerationSpec,
+        on_step: Callable[[TokenStep], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Generation:
+        """Awaited like vLLM's engine (a `ConcurrentEngine`), the one executors run in
+        production, rather than on the reference engine's worker thread: an answer that
+        takes no time is made on the event loop, without two thread handoffs."""
+        return self.generate(spec, on_step, should_stop)
 
     def score(
         self,
