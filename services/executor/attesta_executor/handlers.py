@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Annotated, Any
+from typing import Protocol
 
 from attesta_common.envelope import RecordRejected, SignedRecord, read_record
 from attesta_common.events import InferenceRequested
 from attesta_common.genesis import Genesis
 from attesta_common.metrics import EXECUTOR_IN_FLIGHT, EXECUTOR_REQUESTS
-from attesta_common.subjects import RECORDS_STREAM, inference_requested
-from fast_depends.library import CustomField
-from faststream import AckPolicy, ContextRepo
-from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
-from faststream.nats.message import NatsMessage
-from faststream.nats.subscriber.usecases import LogicSubscriber
-from nats.js.api import AckPolicy as JsAckPolicy
+from attesta_common.subjects import inference_requested
+from nats.js.api import AckPolicy, ConsumerConfig
 
 from attesta_executor.execution import Abandoned, Execution, Outcome
 from attesta_executor.inflight import InFlight, keep_alive
@@ -38,10 +33,22 @@ def consumer_config(settings: ExecutorSettings, address: str) -> ConsumerConfig:
         name=durable,
         durable_name=durable,
         filter_subject=inference_requested(address),
-        ack_policy=JsAckPolicy.EXPLICIT,
+        ack_policy=AckPolicy.EXPLICIT,
         ack_wait=settings.ack_wait_s,
         max_ack_pending=settings.capacity,
     )
+
+
+class RequestMessage(Protocol):
+    """What the handler needs of a JetStream message (nats-py's `Msg` has it)."""
+
+    data: bytes
+
+    async def ack(self) -> None: ...
+
+    async def nak(self, delay: float | None = None) -> None: ...
+
+    async def in_progress(self) -> None: ...
 
 
 class RequestHandler:
@@ -74,15 +81,15 @@ class RequestHandler:
             return None
         return record, request
 
-    async def handle(self, message: NatsMessage) -> None:
-        admitted = self.admit(message.body)
+    async def handle(self, message: RequestMessage) -> None:
+        admitted = self.admit(message.data)
         if admitted is None:
             # Never redelivered: no retry turns a forged or misaddressed request valid.
             EXECUTOR_REQUESTS.labels(outcome="rejected").inc()
             await message.ack()
             return
         if self.closing or self.execution is None:
-            await message.nack(delay=self._settings.retry_delay_s)
+            await message.nak(delay=self._settings.retry_delay_s)
             return
         record, request = admitted
         with self._in_flight.track(), EXECUTOR_IN_FLIGHT.track_inprogress():
@@ -95,7 +102,7 @@ class RequestHandler:
         # Back to the stream after a delay: long enough to outlive this process's pending
         # pull on shutdown (which would hold it until ack_wait), short for a broker blip.
         with contextlib.suppress(Exception):
-            await message.nack(delay=self._settings.retry_delay_s)
+            await message.nak(delay=self._settings.retry_delay_s)
 
     async def _run(
         self, execution: Execution, record: SignedRecord, request: InferenceRequested
@@ -116,45 +123,3 @@ class RequestHandler:
 
     async def wait_idle(self, timeout_s: float) -> bool:
         return await self._in_flight.wait_idle(timeout_s)
-
-
-class CurrentMessage(CustomField):
-    """The message being handled, as `Context("message")` gives it, resolved on the loop.
-
-    fast_depends 3 runs a custom field's synchronous `use` through anyio's thread pool: a
-    thread hop and two wake-ups per request for a dictionary lookup (about a tenth of the
-    executor's CPU at saturation, docs/overhead.md). A coroutine `use` is awaited directly.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(cast=False, required=True)
-
-    async def use(self, /, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
-        context: ContextRepo = kwargs["context__"]
-        kwargs[str(self.param_name)] = context.resolve("message")
-        return kwargs
-
-
-def register_consumer(
-    broker: NatsBroker, settings: ExecutorSettings, address: str, handler: RequestHandler
-) -> LogicSubscriber[Any]:
-    config = consumer_config(settings, address)
-    subscriber: LogicSubscriber[Any] = broker.subscriber(
-        inference_requested(address),
-        # The stream is declared by `ensure_streams` with its dedup window, not here.
-        stream=JStream(name=RECORDS_STREAM, declare=False),
-        durable=config.durable_name,
-        config=config,
-        pull_sub=PullSub(batch_size=1, timeout=5.0),
-        max_workers=settings.capacity,
-        ack_policy=AckPolicy.MANUAL,
-    )
-
-    # The raw message, not a decoded body: a record is checked over its exact bytes.
-    async def on_inference_requested(
-        message: Annotated[NatsMessage, CurrentMessage()],
-    ) -> None:
-        await handler.handle(message)
-
-    subscriber(on_inference_requested)
-    return subscriber

@@ -7,10 +7,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
-
-from faststream.nats.message import NatsMessage
+from typing import Protocol
 
 log = logging.getLogger(__name__)
+
+
+class InProgress(Protocol):
+    async def in_progress(self) -> None: ...
 
 
 class InFlight:
@@ -41,7 +44,7 @@ class InFlight:
 
 
 @contextlib.asynccontextmanager
-async def keep_alive(message: NatsMessage, interval_s: float) -> AsyncIterator[None]:
+async def keep_alive(message: InProgress, interval_s: float) -> AsyncIterator[None]:
     """Mark the message in progress every interval_s, so ack_wait never runs out on a
     request that is queued behind others or generating a long answer."""
 

@@ -9,7 +9,6 @@ import asyncio
 import logging
 import threading
 from types import TracebackType
-from typing import Any
 
 from attesta_common.backlog import poll_backlog
 from attesta_common.broker import ensure_streams, make_broker
@@ -21,15 +20,15 @@ from attesta_common.roles import Role
 from attesta_common.subjects import RECORDS_STREAM
 from attesta_engine.port import Engine
 from attesta_engine.vllm_options import EngineLoadError
-from faststream.nats.subscriber.usecases import LogicSubscriber
 from opentelemetry import trace
 from opentelemetry.trace import TracerProvider
 
 from attesta_executor.canary import CanarySpoiler
+from attesta_executor.consumer import PullConsumer
 from attesta_executor.engine_choice import build_engine
 from attesta_executor.engine_runner import EngineRunner
 from attesta_executor.execution import Execution
-from attesta_executor.handlers import RequestHandler, consumer_config, register_consumer
+from attesta_executor.handlers import RequestHandler, consumer_config
 from attesta_executor.heartbeat import Heartbeat
 from attesta_executor.outbox import Outbox
 from attesta_executor.recent import RecentRecords
@@ -86,9 +85,8 @@ class Executor:
             in_flight=lambda: self.handler.in_flight,
             interval_s=settings.heartbeat_interval_s,
         )
-        self._consumer: LogicSubscriber[Any] = register_consumer(
-            self.broker, settings, key.address, self.handler
-        )
+        # Pulls this executor's requests once the broker is connected (start()).
+        self._consumer: PullConsumer | None = None
         # Set on shutdown once the grace period is over: generations stop at their next
         # token and their requests go back to the stream.
         self._abandon = threading.Event()
@@ -165,11 +163,22 @@ class Executor:
         # which keeps an existing consumer's old settings.
         config = consumer_config(self.settings, self.address)
         await js.add_consumer(RECORDS_STREAM, config)
+        durable = str(config.durable_name)
         self._backlog = asyncio.create_task(
-            poll_backlog(js, RECORDS_STREAM, str(config.durable_name)), name="executor-backlog"
+            poll_backlog(js, RECORDS_STREAM, durable), name="executor-backlog"
         )
         self.heartbeat.start()
         await self.broker.start()
+        self._consumer = PullConsumer(
+            self.broker.connection,
+            RECORDS_STREAM,
+            durable,
+            self.settings.capacity,
+            self.handler.handle,
+            self._tracer,
+            pull_expires_s=self.settings.pull_expires_s,
+        )
+        await self._consumer.start()
         self.ready = True
         log.info(
             "executor %s serving %s with capacity %d",
@@ -183,10 +192,16 @@ class Executor:
         abandon the rest to redelivery, then stop beating and disconnect."""
         self.ready = False
         self.handler.closing = True
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await consumer.stop_requesting()
         if not await self.handler.wait_idle(self.settings.shutdown_grace_s):
             log.warning("abandoning %d requests still in flight", self.handler.in_flight)
             self._abandon.set()
             await self.handler.wait_idle(_ABANDON_WAIT_S)
+        if consumer is not None:
+            # Requests delivered until the pull request lapses are handed back (closing).
+            await consumer.close()
         await self.heartbeat.stop()
         if self._backlog is not None:
             self._backlog.cancel()

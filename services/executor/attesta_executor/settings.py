@@ -36,6 +36,10 @@ class ExecutorSettings(ServiceSettings):
     progress_interval_s: float = Field(default=5.0, gt=0)
     # A request neither acked nor marked in progress for this long is redelivered.
     ack_wait_s: float = Field(default=30.0, gt=0)
+    # Lifetime of the standing pull request for requests (renewed as it ends); on
+    # shutdown the executor waits up to this long for it to lapse, so no request is
+    # delivered to a process that no longer listens.
+    pull_expires_s: float = Field(default=2.0, gt=0)
     # Delay before a request whose records could not be published comes back.
     retry_delay_s: float = Field(default=1.0, ge=0)
     # On shutdown, how long in-flight generations may take to finish before they are

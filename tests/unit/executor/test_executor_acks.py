@@ -27,13 +27,13 @@ def requests_counted(outcome: str) -> float:
 
 class Message:
     def __init__(self, body: bytes) -> None:
-        self.body = body
+        self.data = body
         self.outcome: tuple[str, float | None] | None = None
 
     async def ack(self) -> None:
         self.outcome = ("ack", None)
 
-    async def nack(self, delay: float | None = None) -> None:
+    async def nak(self, delay: float | None = None) -> None:
         self.outcome = ("nack", delay)
 
     async def in_progress(self) -> None:

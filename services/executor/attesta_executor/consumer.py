@@ -1,0 +1,170 @@
+"""The executor's requests, pulled from JetStream and each handed to its own task.
+
+Requests are the executor's hot path. Through FastStream's subscriber (its fetch loop,
+worker queue, middlewares, dependency injection and a task group per message) a request
+took about a millisecond from arriving to reaching the handler on this project's 2-core
+host (docs/overhead.md). Here one standing pull request for `capacity` messages is kept
+open on the durable consumer and every message is dispatched from the subscription's
+callback: no fetch round trip per message, no task per fetch. `max_ack_pending` (the
+capacity) still bounds what the server hands out, so the standing request never brings
+more requests than can be in flight.
+
+The pull request expires every `pull_expires_s` and is renewed, when the server says so
+(status 408) or, if that word was lost to a reconnect, when nothing was heard for longer.
+As FastStream's telemetry middleware did, each request's handling is a CONSUMER span that
+continues the producer's trace, so the executor's own publishes hang under it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Tracer
+
+log = logging.getLogger(__name__)
+
+# Status codes JetStream puts in the header of a pull request's replies.
+_STATUS = "Status"
+_TIMEOUT = "408"  # the request expired: renew it
+_HEARTBEAT = "100"
+# After a refusal (409: consumer deleted, too many waiting requests...), before asking again.
+_RETRY_S = 1.0
+
+Handle = Callable[[Msg], Awaitable[None]]
+
+
+class PullConsumer:
+    """`start()`, then `stop_requesting()` and `close()`; `handle` gets every message,
+    each in its own task."""
+
+    def __init__(
+        self,
+        connection: NATS,
+        stream: str,
+        durable: str,
+        capacity: int,
+        handle: Handle,
+        tracer: Tracer,
+        *,
+        pull_expires_s: float = 5.0,
+    ) -> None:
+        self._nc = connection
+        self._next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
+        self._capacity = capacity
+        self._handle = handle
+        self._tracer = tracer
+        self._expires_s = pull_expires_s
+        self._inbox = connection.new_inbox()
+        self._subscription: Subscription | None = None
+        self._renewer: asyncio.Task[None] | None = None
+        # Heard from the server (a message or a status): the standing request is alive.
+        self._heard = asyncio.Event()
+        self._ended = asyncio.Event()
+        self._remaining = 0
+        self._refused = False
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._subscription = await self._nc.subscribe(self._inbox, cb=self._received)
+        self._renewer = asyncio.create_task(self._keep_requesting(), name="executor-pull")
+
+    async def stop_requesting(self) -> None:
+        """Ask for no more requests. The standing pull request may still deliver some until
+        it lapses: they reach the handler, which hands them back while closing."""
+        renewer, self._renewer = self._renewer, None
+        if renewer is not None:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+
+    async def close(self) -> None:
+        """Stop listening once the standing pull request has lapsed (at most
+        `pull_expires_s`): a request delivered to an inbox nobody reads would wait out the
+        whole ack_wait before coming back. Tasks already started finish on their own."""
+        await self.stop_requesting()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._expires_s + 1.0):
+                await self._ended.wait()
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+
+    async def _request(self) -> None:
+        body = {"batch": self._capacity, "expires": int(self._expires_s * 1e9)}
+        self._remaining = self._capacity
+        await self._nc.publish(self._next_subject, json.dumps(body).encode(), reply=self._inbox)
+
+    async def _keep_requesting(self) -> None:
+        while True:
+            self._ended.clear()
+            self._heard.clear()
+            try:
+                await self._request()
+            except Exception as exc:
+                # Disconnected: nats-py reconnects; ask again shortly.
+                log.warning("could not request messages: %r", exc)
+                await asyncio.sleep(_RETRY_S)
+                continue
+            await self._until_ended()
+            if self._refused:
+                self._refused = False
+                await asyncio.sleep(_RETRY_S)
+
+    async def _until_ended(self) -> None:
+        """Until the standing request is over: served in full, expired (408), refused, or
+        silent for longer than it lives (its 408 lost to a reconnect)."""
+        while True:
+            try:
+                async with asyncio.timeout(self._expires_s + 1.0):
+                    await self._ended.wait()
+                return
+            except TimeoutError:
+                if not self._heard.is_set():
+                    return
+                self._heard.clear()
+
+    async def _received(self, msg: Msg) -> None:
+        self._heard.set()
+        status = msg.headers.get(_STATUS) if msg.headers else None
+        if status is not None:
+            if status != _HEARTBEAT:
+                if status != _TIMEOUT:
+                    log.warning("pull request refused: %s", msg.headers)
+                    self._refused = True
+                self._ended.set()
+            return
+        self._remaining -= 1
+        if self._remaining <= 0:
+            self._ended.set()
+        task = asyncio.create_task(self._traced(msg))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _traced(self, msg: Msg) -> None:
+        parent = propagate.extract(msg.headers or {})
+        with self._tracer.start_as_current_span(
+            f"{msg.subject} process",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation": "process",
+                "messaging.destination.name": msg.subject,
+                "messaging.message.body.size": len(msg.data),
+            },
+        ):
+            try:
+                await self._handle(msg)
+            except Exception:
+                # Unacked, so JetStream redelivers it after ack_wait.
+                log.exception("handling a request failed")
+                trace.get_current_span().set_status(trace.StatusCode.ERROR)
