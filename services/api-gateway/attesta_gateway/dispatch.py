@@ -24,6 +24,7 @@ from opentelemetry import trace
 from attesta_gateway import accounts
 from attesta_gateway.accounts import Account
 from attesta_gateway.collection import Collector, Inference, TokenStream
+from attesta_gateway.context import GatewayContext
 from attesta_gateway.errors import SERVER_ERROR, OpenAIError
 from attesta_gateway.protocol import random_id
 
@@ -118,26 +119,47 @@ class Dispatcher:
                 headers={"Retry-After": RETRY_AFTER_S},
             )
         reserved = job.reservation(ctx.genesis)
-        if not await accounts.reserve(ctx.pool, account.id, inference_id, reserved):
+        # Postgres takes the escrow while the request is signed and its stream subscribed:
+        # nothing before the publish needs the answer, and the round trip is then off the
+        # request's path.
+        reserving = asyncio.ensure_future(
+            accounts.reserve(ctx.pool, account.id, inference_id, reserved)
+        )
+        try:
+            executor = draw_executor(epoch_seed(ctx.genesis, epoch), inference_id, candidates)
+            request = job.request(
+                inference_id=inference_id,
+                epoch=epoch,
+                account=account.id,
+                candidates=candidates,
+                executor=executor,
+                reserved=reserved,
+                now_ms=now_ms,
+                timeout_s=ctx.settings.request_timeout_s,
+            )
+            record = sign_event(request, ctx.key)
+            try:
+                # Subscribed before the request exists, so not one token can be missed.
+                stream = await TokenStream.open(ctx.broker.connection, token_stream(inference_id))
+            except Exception as exc:
+                raise _unreachable() from exc
+        except BaseException:
+            await _undo(ctx, reserving, inference_id)
+            raise
+        try:
+            held = await asyncio.shield(reserving)
+        except BaseException:
+            await stream.close()
+            await _undo(ctx, reserving, inference_id)
+            raise
+        if not held:
+            await stream.close()
             raise OpenAIError(
                 402,
                 f"insufficient balance: this request needs {reserved} in escrow",
                 type="insufficient_quota",
                 code="insufficient_quota",
             )
-
-        executor = draw_executor(epoch_seed(ctx.genesis, epoch), inference_id, candidates)
-        request = job.request(
-            inference_id=inference_id,
-            epoch=epoch,
-            account=account.id,
-            candidates=candidates,
-            executor=executor,
-            reserved=reserved,
-            now_ms=now_ms,
-            timeout_s=ctx.settings.request_timeout_s,
-        )
-        record = sign_event(request, ctx.key)
         span = trace.get_current_span()
         span.set_attribute("attesta.inference_id", inference_id)
         span.set_attribute("attesta.executor", executor)
@@ -150,13 +172,6 @@ class Dispatcher:
             request_hash=record.hash,
             created=now_ms // 1000,
         )
-        try:
-            # Subscribed before the request exists, so not one token can be missed.
-            stream = await TokenStream.open(ctx.broker.connection, token_stream(inference_id))
-        except Exception as exc:
-            await accounts.release(ctx.pool, inference_id)
-            raise _unreachable() from exc
-
         task = asyncio.create_task(
             self._collector.run(inference, stream, record), name=f"inference-{inference_id}"
         )
@@ -168,6 +183,18 @@ class Dispatcher:
         if canaries is not None:
             canaries.observe(account.id, job, id_prefix)
         return inference
+
+
+async def _undo(ctx: GatewayContext, reserving: asyncio.Future[bool], inference_id: str) -> None:
+    """Give back an escrow that was (or is still being) taken for a request that will not
+    be sent."""
+    try:
+        held = await asyncio.shield(reserving)
+    except Exception:
+        # The reserve failed: nothing was taken.
+        return
+    if held:
+        await accounts.release(ctx.pool, inference_id)
 
 
 def _unreachable() -> OpenAIError:
