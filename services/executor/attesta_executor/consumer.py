@@ -87,8 +87,10 @@ class PullConsumer:
 
     async def close(self) -> None:
         """Stop listening once the standing pull request has lapsed (at most
-        `pull_expires_s`): a request delivered to an inbox nobody reads would wait out the
-        whole ack_wait before coming back. Tasks already started finish on their own."""
+        `pull_expires_s`). The NATS server used here drops a pull request whose inbox lost
+        its interest (tests/integration/executor/test_executor_consumer.py), but a server
+        that delivered to it would strand the request until ack_wait; the wait is short.
+        Tasks already started finish on their own."""
         await self.stop_requesting()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self._expires_s + 1.0):
