@@ -53,7 +53,7 @@ def _arguments() -> argparse.Namespace:
         "--vllm-levels", default="1,4,16", help="concurrent requests (executor_vs_vllm); '' skips"
     )
     parser.add_argument("--vllm-tokens", type=int, default=64, help="answer length (vLLM)")
-    parser.add_argument("--vllm-rounds", type=int, default=2, help="rounds per level (vLLM)")
+    parser.add_argument("--vllm-rounds", type=int, default=4, help="rounds per level (vLLM)")
     return parser.parse_args()
 
 

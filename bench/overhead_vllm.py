@@ -19,11 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
-import httpx
 from tqdm import tqdm
 
-from bench.overhead_load import MODEL
+from bench.http_client import Connection, encode_request
+from bench.overhead_load import CHAT_PATH, MODEL
 from bench.overhead_stack import KEY, BenchNetwork
 from bench.overhead_vllm_shared import EXECUTOR_ENV, MESSAGES, VLLM_ENV
 
@@ -32,19 +33,22 @@ VLLM_BIN = Path(__file__).resolve().parent.parent / ".venv-vllm" / "bin"
 
 async def _network_burst(url: str, clients: int, tokens: int) -> tuple[int, float]:
     body = {"model": MODEL, "messages": MESSAGES, "max_tokens": tokens, "temperature": 0.0}
-    headers = {"Authorization": f"Bearer {KEY}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=600) as client:
+    host = urlsplit(url).netloc
+    requests = [
+        encode_request(host, CHAT_PATH, KEY, body | {"seed": seed}) for seed in range(clients)
+    ]
+    # Connected before the clock starts: vLLM alone has no connections to open either.
+    connections = [await Connection.open(url) for _ in range(clients)]
+    try:
         started = time.perf_counter()
         replies = await asyncio.gather(
-            *(
-                client.post("/v1/chat/completions", json=body | {"seed": seed})
-                for seed in range(clients)
-            )
+            *(c.request(r) for c, r in zip(connections, requests, strict=True))
         )
         seconds = time.perf_counter() - started
-    for reply in replies:
-        reply.raise_for_status()
-    return sum(r.json()["usage"]["completion_tokens"] for r in replies), seconds
+    finally:
+        for connection in connections:
+            await connection.close()
+    return sum(json.loads(reply)["usage"]["completion_tokens"] for reply in replies), seconds
 
 
 class _DirectWorker:
@@ -116,20 +120,29 @@ def measure_vllm(levels: list[int], tokens: int, rounds: int) -> dict[str, Any]:
         direct = _DirectWorker(data_dir / "logs" / "vllm-direct.log")
         asyncio.run(_network_burst(network.gateway_url, 1, 8))  # warm both paths
         direct.burst(1, 8)
-        out: dict[str, Any] = {"tokens": tokens}
+        out: dict[str, Any] = {"tokens": tokens, "rounds": rounds}
         for clients in tqdm(levels, desc="network / vLLM alone", file=sys.stderr):
-            net, alone = [], []
-            for _ in range(rounds):
-                generated, seconds = asyncio.run(
-                    _network_burst(network.gateway_url, clients, tokens)
-                )
-                net.append(generated / seconds)
-                generated, seconds = direct.burst(clients, tokens)
-                alone.append(generated / seconds)
+            net, alone, ratios = [], [], []
+            for round_ in range(rounds):
+                # Each round is a pair measured back to back, the order alternating, so
+                # the host's slow drift and any order effect cancel in the pair's ratio.
+                pair = {}
+                for side in ("network", "alone") if round_ % 2 == 0 else ("alone", "network"):
+                    if side == "network":
+                        generated, seconds = asyncio.run(
+                            _network_burst(network.gateway_url, clients, tokens)
+                        )
+                    else:
+                        generated, seconds = direct.burst(clients, tokens)
+                    pair[side] = generated / seconds
+                net.append(pair["network"])
+                alone.append(pair["alone"])
+                ratios.append(pair["network"] / pair["alone"])
             out[str(clients)] = {
                 "network_tok_s": round(statistics.median(net), 1),
                 "vllm_tok_s": round(statistics.median(alone), 1),
-                "executor_vs_vllm": round(statistics.median(net) / statistics.median(alone), 3),
+                "executor_vs_vllm": round(statistics.median(ratios), 3),
+                "round_ratios": [round(r, 3) for r in ratios],
             }
         finished = True
         return out
@@ -143,4 +156,4 @@ def measure_vllm(levels: list[int], tokens: int, rounds: int) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure_vllm([1, 4, 16], 64, 2)))
+    print(json.dumps(measure_vllm([1, 4, 16], 64, 4)))
