@@ -8,7 +8,7 @@ from typing import Any
 from attesta_common.events import ChatMessage, Usage
 from attesta_common.pricing import prompt_token_bound
 from attesta_common.stream import StreamEvent, TokenLogprob
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from attesta_gateway.accounts import Account
 from attesta_gateway.collection import Completed, Inference
@@ -107,9 +107,7 @@ class OpenAIServingChat(OpenAIServing):
                     usage=usage_info(finished.usage),
                     attesta=self.attesta_info(inference, item.record_hash),
                 )
-                return JSONResponse(
-                    response.model_dump(mode="json"), headers=self.headers(inference)
-                )
+                return self.json_response(response, inference)
             else:
                 return item.error.response()
         raise AssertionError("outcomes ended without a result")

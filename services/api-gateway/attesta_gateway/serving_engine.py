@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from attesta_common.events import SamplingParams
 from attesta_common.genesis import ModelSpec
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 from attesta_gateway.accounts import Account
@@ -125,6 +125,14 @@ class OpenAIServing:
             "x-attesta-inference-id": inference.inference_id,
             "x-attesta-executor": inference.executor,
         }
+
+    def json_response(self, body: BaseModel, inference: Inference) -> Response:
+        # Serialised by pydantic straight to JSON bytes (not to a dict, then by json.dumps).
+        return Response(
+            body.model_dump_json(),
+            media_type="application/json",
+            headers=self.headers(inference),
+        )
 
     def event_stream(self, inference: Inference, body: AsyncIterator[str]) -> StreamingResponse:
         headers = self.headers(inference)

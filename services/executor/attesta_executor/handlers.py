@@ -20,7 +20,7 @@ from attesta_common.subjects import inference_requested
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from attesta_executor.execution import Abandoned, Execution, Outcome
-from attesta_executor.inflight import InFlight, keep_alive
+from attesta_executor.inflight import InFlight
 from attesta_executor.outbox import PublishFailed
 from attesta_executor.settings import ExecutorSettings
 
@@ -92,9 +92,8 @@ class RequestHandler:
             await message.nak(delay=self._settings.retry_delay_s)
             return
         record, request = admitted
-        with self._in_flight.track(), EXECUTOR_IN_FLIGHT.track_inprogress():
-            async with keep_alive(message, self._settings.progress_interval_s):
-                outcome = await self._run(self.execution, record, request)
+        with self._in_flight.track(message), EXECUTOR_IN_FLIGHT.track_inprogress():
+            outcome = await self._run(self.execution, record, request)
         if outcome is not None:
             EXECUTOR_REQUESTS.labels(outcome=outcome).inc()
             await message.ack()
@@ -116,6 +115,11 @@ class RequestHandler:
         except PublishFailed as exc:
             log.warning("%s: %s; redelivery expected", request.inference_id, exc)
             return None
+
+    async def keep_alive(self) -> None:
+        """Runs for the executor's life (a task of `Executor`): the requests in hand are
+        marked in progress every `progress_interval_s`."""
+        await self._in_flight.keep_alive(self._settings.progress_interval_s)
 
     @property
     def in_flight(self) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -18,19 +18,24 @@ class InProgress(Protocol):
 
 class InFlight:
     def __init__(self) -> None:
-        self.count = 0
+        # By identity: nats-py's `Msg` is a dataclass, equal by value and not hashable.
+        self._messages: dict[int, InProgress] = {}
         self._idle = asyncio.Event()
         self._idle.set()
 
+    @property
+    def count(self) -> int:
+        return len(self._messages)
+
     @contextlib.contextmanager
-    def track(self) -> Iterator[None]:
-        self.count += 1
+    def track(self, message: InProgress) -> Iterator[None]:
+        self._messages[id(message)] = message
         self._idle.clear()
         try:
             yield
         finally:
-            self.count -= 1
-            if self.count == 0:
+            del self._messages[id(message)]
+            if not self._messages:
                 self._idle.set()
 
     async def wait_idle(self, timeout_s: float) -> bool:
@@ -42,24 +47,14 @@ class InFlight:
             return False
         return True
 
-
-@contextlib.asynccontextmanager
-async def keep_alive(message: InProgress, interval_s: float) -> AsyncIterator[None]:
-    """Mark the message in progress every interval_s, so ack_wait never runs out on a
-    request that is queued behind others or generating a long answer."""
-
-    async def tick() -> None:
+    async def keep_alive(self, interval_s: float) -> None:
+        """For the executor's whole life: every interval_s, mark each request in hand in
+        progress, so ack_wait never runs out on one that is queued behind others or
+        generating a long answer. One task for all of them, not one per request."""
         while True:
             await asyncio.sleep(interval_s)
-            try:
-                await message.in_progress()
-            except Exception as exc:
-                log.warning("could not extend the ack deadline: %r", exc)
-
-    task = asyncio.create_task(tick())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+            for message in list(self._messages.values()):
+                try:
+                    await message.in_progress()
+                except Exception as exc:
+                    log.warning("could not extend the ack deadline: %r", exc)

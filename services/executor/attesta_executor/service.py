@@ -76,6 +76,8 @@ class Executor:
         self.broker = make_broker(settings.nats_url, tracer_provider)
         self._tracer = trace.get_tracer("attesta.executor", tracer_provider=tracer_provider)
         self._backlog: asyncio.Task[None] | None = None
+        # Marks the requests in hand in progress (RequestHandler.keep_alive), from start().
+        self._keep_alive: asyncio.Task[None] | None = None
         self.handler = RequestHandler(genesis, key.address, self.model.name, settings)
         self.heartbeat = Heartbeat(
             self.broker,
@@ -169,6 +171,9 @@ class Executor:
         )
         self.heartbeat.start()
         await self.broker.start()
+        self._keep_alive = asyncio.create_task(
+            self.handler.keep_alive(), name="executor-keep-alive"
+        )
         self._consumer = PullConsumer(
             self.broker.connection,
             RECORDS_STREAM,
@@ -202,6 +207,9 @@ class Executor:
         if consumer is not None:
             # Requests delivered until the pull request lapses are handed back (closing).
             await consumer.close()
+        if self._keep_alive is not None:
+            self._keep_alive.cancel()
+            self._keep_alive = None
         await self.heartbeat.stop()
         if self._backlog is not None:
             self._backlog.cancel()
