@@ -68,11 +68,19 @@ class EngineRunner:
         lock = threading.Lock()
         abandon = threading.Event()
 
+        loop_thread = threading.get_ident()
+
         def push(step: TokenStep) -> None:
             with lock:
                 gathered.append(step)
                 wake = len(gathered) == 1
-            if wake:
+            if not wake:
+                return
+            if threading.get_ident() == loop_thread:
+                # A ConcurrentEngine (vLLM) reports on the loop itself: no need to wake it
+                # through its self-pipe, a write and a read per step and stream.
+                ready.set()
+            else:
                 loop.call_soon_threadsafe(ready.set)
 
         def stop_requested() -> bool:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from attesta_engine.port import GenerationCancelled, GenerationSpec, TokenStep
+from attesta_engine.port import Generation, GenerationCancelled, GenerationSpec, TokenStep
 from attesta_executor.engine_runner import INLINE_TOKENIZE_CHARS, EngineRunner
 from executor_fakes import FakeEngine
 
@@ -127,3 +128,41 @@ async def test_short_prompts_tokenize_on_the_loop_long_ones_off_it() -> None:
         assert await where(threading.current_thread, INLINE_TOKENIZE_CHARS + 1) is not loop_thread
     finally:
         runner.close()
+
+
+class LoopEngine(FakeEngine):
+    """A ConcurrentEngine: reports its steps on the event loop, as vLLM's adapter does."""
+
+    async def generate_async(
+        self,
+        spec: GenerationSpec,
+        on_step: Callable[[TokenStep], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Generation:
+        await asyncio.sleep(0)
+        return self.generate(spec, on_step, should_stop)
+
+
+async def test_an_engine_on_the_loop_does_not_wake_it_through_the_self_pipe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loop = asyncio.get_running_loop()
+    threadsafe_calls = 0
+    original = loop.call_soon_threadsafe
+
+    def counting(*args: Any, **kwargs: Any) -> asyncio.Handle:
+        nonlocal threadsafe_calls
+        threadsafe_calls += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "call_soon_threadsafe", counting)
+    runner = EngineRunner(LoopEngine())
+    seen: list[int] = []
+
+    async def on_step(steps: list[TokenStep]) -> None:
+        seen.extend(step.position for step in steps)
+
+    generation = await runner.generate(spec(8), on_step)
+    runner.close()
+    assert seen == list(range(8)) == list(range(len(generation.output_token_ids)))
+    assert threadsafe_calls == 0
