@@ -29,6 +29,8 @@ from bench.overhead_stack import KEY, BenchNetwork
 from bench.overhead_vllm_shared import EXECUTOR_ENV, MESSAGES, VLLM_ENV
 
 VLLM_BIN = Path(__file__).resolve().parent.parent / ".venv-vllm" / "bin"
+# Pause before each timed burst (see measure_vllm).
+SETTLE_S = 2.0
 
 
 async def _network_burst(url: str, clients: int, tokens: int) -> tuple[int, float]:
@@ -128,6 +130,9 @@ def measure_vllm(levels: list[int], tokens: int, rounds: int) -> dict[str, Any]:
                 # the host's slow drift and any order effect cancel in the pair's ratio.
                 pair = {}
                 for side in ("network", "alone") if round_ % 2 == 0 else ("alone", "network"):
+                    # The other side's engine keeps its threads spinning for a while after
+                    # its burst (0.5-0.7 CPU-s measured), taking the cores from this one.
+                    time.sleep(SETTLE_S)
                     if side == "network":
                         generated, seconds = asyncio.run(
                             _network_burst(network.gateway_url, clients, tokens)
