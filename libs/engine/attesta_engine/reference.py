@@ -130,6 +130,11 @@ class ReferenceEngine(Tokenization):
             logits = self._model(
                 input_ids=torch.tensor([sequence], dtype=torch.long), logits_to_keep=positions
             ).logits[0]
+            if logits.shape[0] != positions:
+                # A model class that ignored logits_to_keep would score the prompt too.
+                raise RuntimeError(
+                    f"expected logits at {positions} positions, got {logits.shape[0]}"
+                )
             logprobs = torch.log_softmax(logits.float(), dim=-1)
             values, indices = torch.topk(logprobs, self.top_k, dim=-1)
             gathered: list[float] = []

@@ -9,6 +9,7 @@ or a finished inference uncharged.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -27,6 +28,8 @@ from attesta_gateway.collection import Collector, Inference, TokenStream
 from attesta_gateway.context import GatewayContext
 from attesta_gateway.errors import SERVER_ERROR, OpenAIError
 from attesta_gateway.protocol import random_id
+
+log = logging.getLogger(__name__)
 
 # Executors announce themselves every second or so: a client retrying after this long
 # sees a fresh registry.
@@ -101,6 +104,18 @@ class Dispatcher:
         self._tasks = tasks
         self.canaries = canaries
 
+    async def _give_back(
+        self, reserving: asyncio.Future[bool], inference_id: str, exc: BaseException
+    ) -> None:
+        """Release the escrow of a request that will not be sent, in a task of its own so
+        that a cancelled (disconnected) client cannot interrupt it; an error waits for it,
+        so the client hears it with its money back."""
+        undo = asyncio.create_task(_undo(self._ctx, reserving, inference_id))
+        self._tasks.add(undo)
+        undo.add_done_callback(self._tasks.discard)
+        if isinstance(exc, Exception):
+            await asyncio.shield(undo)
+
     async def submit(self, account: Account, job: InferenceJob, id_prefix: str) -> Inference:
         ctx = self._ctx
         now_ms = int(time.time() * 1000)
@@ -125,6 +140,8 @@ class Dispatcher:
         reserving = asyncio.ensure_future(
             accounts.reserve(ctx.pool, account.id, inference_id, reserved)
         )
+        # One turn of the loop: the task sends its query and waits for the answer.
+        await asyncio.sleep(0)
         try:
             executor = draw_executor(epoch_seed(ctx.genesis, epoch), inference_id, candidates)
             request = job.request(
@@ -143,14 +160,14 @@ class Dispatcher:
                 stream = await TokenStream.open(ctx.broker.connection, token_stream(inference_id))
             except Exception as exc:
                 raise _unreachable() from exc
-        except BaseException:
-            await _undo(ctx, reserving, inference_id)
+        except BaseException as exc:
+            await self._give_back(reserving, inference_id, exc)
             raise
         try:
             held = await asyncio.shield(reserving)
-        except BaseException:
+        except BaseException as exc:
             await stream.close()
-            await _undo(ctx, reserving, inference_id)
+            await self._give_back(reserving, inference_id, exc)
             raise
         if not held:
             await stream.close()
@@ -189,12 +206,12 @@ async def _undo(ctx: GatewayContext, reserving: asyncio.Future[bool], inference_
     """Give back an escrow that was (or is still being) taken for a request that will not
     be sent."""
     try:
-        held = await asyncio.shield(reserving)
+        if await reserving:
+            await accounts.release(ctx.pool, inference_id)
     except Exception:
-        # The reserve failed: nothing was taken.
-        return
-    if held:
-        await accounts.release(ctx.pool, inference_id)
+        # The reserve failed (nothing was taken) or the release did: the settler closes
+        # stale held reservations.
+        log.exception("inference %s: giving back its reservation failed", inference_id)
 
 
 def _unreachable() -> OpenAIError:

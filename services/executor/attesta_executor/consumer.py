@@ -62,7 +62,11 @@ class PullConsumer:
         self._handle = handle
         self._tracer = tracer
         self._expires_s = pull_expires_s
+        # Each pull request gets its own reply subject under this inbox, so a status that
+        # ends an older request (a 408 after a reconnect) is not taken for the current one.
         self._inbox = connection.new_inbox()
+        self._serial = 0
+        self._current_reply = ""
         self._subscription: Subscription | None = None
         self._renewer: asyncio.Task[None] | None = None
         # Heard from the server (a message or a status): the standing request is alive.
@@ -73,7 +77,7 @@ class PullConsumer:
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        self._subscription = await self._nc.subscribe(self._inbox, cb=self._received)
+        self._subscription = await self._nc.subscribe(f"{self._inbox}.*", cb=self._received)
         self._renewer = asyncio.create_task(self._keep_requesting(), name="executor-pull")
 
     async def stop_requesting(self) -> None:
@@ -82,8 +86,9 @@ class PullConsumer:
         renewer, self._renewer = self._renewer, None
         if renewer is not None:
             renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+            # Waited, not awaited: the renewer's CancelledError stays inside it, and a
+            # cancellation of this caller still reaches the caller.
+            await asyncio.wait([renewer])
 
     async def close(self) -> None:
         """Stop listening once the standing pull request has lapsed (at most
@@ -102,8 +107,12 @@ class PullConsumer:
 
     async def _request(self) -> None:
         body = {"batch": self._capacity, "expires": int(self._expires_s * 1e9)}
+        self._serial += 1
+        self._current_reply = f"{self._inbox}.{self._serial}"
         self._remaining = self._capacity
-        await self._nc.publish(self._next_subject, json.dumps(body).encode(), reply=self._inbox)
+        await self._nc.publish(
+            self._next_subject, json.dumps(body).encode(), reply=self._current_reply
+        )
 
     async def _keep_requesting(self) -> None:
         while True:
@@ -114,6 +123,7 @@ class PullConsumer:
             except Exception as exc:
                 # Disconnected: nats-py reconnects; ask again shortly.
                 log.warning("could not request messages: %r", exc)
+                self._ended.set()  # nothing stands: close() need not wait
                 await asyncio.sleep(_RETRY_S)
                 continue
             await self._until_ended()
@@ -138,12 +148,16 @@ class PullConsumer:
         self._heard.set()
         status = msg.headers.get(_STATUS) if msg.headers else None
         if status is not None:
-            if status != _HEARTBEAT:
+            # A status comes on the reply subject of the request it ends; an older
+            # request's is no news about the current one.
+            if status != _HEARTBEAT and msg.subject == self._current_reply:
                 if status != _TIMEOUT:
                     log.warning("pull request refused: %s", msg.headers)
                     self._refused = True
                 self._ended.set()
             return
+        # A delivery carries the stream's subject, not the request's: counted against the
+        # current request either way (at worst it is renewed early).
         self._remaining -= 1
         if self._remaining <= 0:
             self._ended.set()
@@ -167,6 +181,9 @@ class PullConsumer:
             try:
                 await self._handle(msg)
             except Exception:
-                # Unacked, so JetStream redelivers it after ack_wait.
                 log.exception("handling a request failed")
                 trace.get_current_span().set_status(trace.StatusCode.ERROR)
+                # Back to the stream soon, rather than holding a capacity slot until
+                # ack_wait runs out.
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=_RETRY_S)

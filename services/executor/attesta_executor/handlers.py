@@ -89,7 +89,7 @@ class RequestHandler:
             await message.ack()
             return
         if self.closing or self.execution is None:
-            await message.nak(delay=self._settings.retry_delay_s)
+            await message.nak(delay=self._handback_delay_s())
             return
         record, request = admitted
         with self._in_flight.track(message), EXECUTOR_IN_FLIGHT.track_inprogress():
@@ -98,10 +98,16 @@ class RequestHandler:
             EXECUTOR_REQUESTS.labels(outcome=outcome).inc()
             await message.ack()
             return
-        # Back to the stream after a delay: long enough to outlive this process's pending
-        # pull on shutdown (which would hold it until ack_wait), short for a broker blip.
         with contextlib.suppress(Exception):
-            await message.nak(delay=self._settings.retry_delay_s)
+            await message.nak(delay=self._handback_delay_s())
+
+    def _handback_delay_s(self) -> float:
+        """How long a handed-back request stays away: short for a broker blip; on shutdown
+        longer than this process's standing pull request lives, or it would come straight
+        back here to be handed back again."""
+        if self.closing:
+            return max(self._settings.retry_delay_s, self._settings.pull_expires_s + 1.0)
+        return self._settings.retry_delay_s
 
     async def _run(
         self, execution: Execution, record: SignedRecord, request: InferenceRequested

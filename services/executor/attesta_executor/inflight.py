@@ -53,7 +53,10 @@ class InFlight:
         generating a long answer. One task for all of them, not one per request."""
         while True:
             await asyncio.sleep(interval_s)
-            for message in list(self._messages.values()):
+            for key, message in list(self._messages.items()):
+                # Done meanwhile (acked or handed back): a mark now would undo a nak's delay.
+                if key not in self._messages:
+                    continue
                 try:
                     await message.in_progress()
                 except Exception as exc:

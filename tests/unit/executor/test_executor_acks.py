@@ -138,7 +138,9 @@ async def test_a_closing_executor_hands_requests_back(
     handler.closing = True
     message = Message(signed(devnet_keys.gateway, devnet_keys.executors[0].address))
     await handler.handle(message)  # type: ignore[arg-type]
-    assert message.outcome == ("nack", 0.25) and execution.ran == []
+    # Away for longer than the standing pull request lives (2 s), or it would come
+    # straight back to this closing executor.
+    assert message.outcome == ("nack", settings.pull_expires_s + 1.0) and execution.ran == []
 
 
 def test_consumer_is_durable_per_executor_and_bounded_by_capacity() -> None:
