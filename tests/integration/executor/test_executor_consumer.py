@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 
 from attesta_common.broker import ensure_streams
 from attesta_common.subjects import RECORDS_STREAM
@@ -35,6 +36,17 @@ async def _consumer(nc: NatsClient, capacity: int) -> tuple[str, str]:
     return name, subject
 
 
+async def _started(
+    nc: NatsClient, durable: str, capacity: int, handle: Callable[[Msg], Awaitable[None]]
+) -> PullConsumer:
+    consumer = PullConsumer(
+        nc, RECORDS_STREAM, durable, capacity, handle, trace.get_tracer(__name__),
+        pull_expires_s=EXPIRES_S,
+    )  # fmt: skip
+    await consumer.start()
+    return consumer
+
+
 async def test_at_most_capacity_in_hand_and_the_rest_after_acks(nc: NatsClient) -> None:
     durable, subject = await _consumer(nc, capacity=2)
     release = asyncio.Event()
@@ -47,11 +59,7 @@ async def test_at_most_capacity_in_hand_and_the_rest_after_acks(nc: NatsClient) 
         done.append(msg.data)
         await msg.ack()
 
-    consumer = PullConsumer(
-        nc, RECORDS_STREAM, durable, 2, handle, trace.get_tracer(__name__),
-        pull_expires_s=EXPIRES_S,
-    )  # fmt: skip
-    await consumer.start()
+    consumer = await _started(nc, durable, 2, handle)
     try:
         js = nc.jetstream()
         for i in range(5):
@@ -77,11 +85,7 @@ async def test_a_message_after_many_lapsed_requests_still_arrives(nc: NatsClient
         await msg.ack()
         got.put_nowait(msg.data)
 
-    consumer = PullConsumer(
-        nc, RECORDS_STREAM, durable, 4, handle, trace.get_tracer(__name__),
-        pull_expires_s=EXPIRES_S,
-    )  # fmt: skip
-    await consumer.start()
+    consumer = await _started(nc, durable, 4, handle)
     try:
         await asyncio.sleep(4 * EXPIRES_S)
         await nc.jetstream().publish(subject, b"late")
@@ -99,11 +103,7 @@ async def test_closed_consumer_leaves_new_messages_to_the_next(nc: NatsClient) -
         first.append(msg.data)
         await msg.ack()
 
-    consumer = PullConsumer(
-        nc, RECORDS_STREAM, durable, 4, record, trace.get_tracer(__name__),
-        pull_expires_s=EXPIRES_S,
-    )  # fmt: skip
-    await consumer.start()
+    consumer = await _started(nc, durable, 4, record)
     await consumer.close()
     js = nc.jetstream()
     await js.publish(subject, b"after close")
@@ -116,11 +116,7 @@ async def test_closed_consumer_leaves_new_messages_to_the_next(nc: NatsClient) -
         await msg.ack()
         got.put_nowait(msg.data)
 
-    successor = PullConsumer(
-        nc, RECORDS_STREAM, durable, 4, take, trace.get_tracer(__name__),
-        pull_expires_s=EXPIRES_S,
-    )  # fmt: skip
-    await successor.start()
+    successor = await _started(nc, durable, 4, take)
     try:
         async with asyncio.timeout(5):
             assert await got.get() == b"after close"

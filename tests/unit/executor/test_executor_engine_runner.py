@@ -91,19 +91,22 @@ async def _ignore(steps: list[TokenStep]) -> None:
     return None
 
 
-async def test_the_loop_is_woken_once_per_burst_not_per_step(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+async def wakeups(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How often the loop is woken from outside (`call_soon_threadsafe`): one entry each."""
     loop = asyncio.get_running_loop()
-    wakeups = 0
+    calls: list[int] = []
     original = loop.call_soon_threadsafe
 
     def counting(*args: Any, **kwargs: Any) -> asyncio.Handle:
-        nonlocal wakeups
-        wakeups += 1
+        calls.append(1)
         return original(*args, **kwargs)
 
     monkeypatch.setattr(loop, "call_soon_threadsafe", counting)
+    return calls
+
+
+async def test_the_loop_is_woken_once_per_burst_not_per_step(wakeups: list[int]) -> None:
     runner = EngineRunner(FakeEngine())
     bursts: list[int] = []
 
@@ -116,7 +119,7 @@ async def test_the_loop_is_woken_once_per_burst_not_per_step(
     assert sum(bursts) == 40
     # One wake-up per burst, plus the worker thread's result handed back to the loop
     # (per step it was 40 and more).
-    assert wakeups <= len(bursts) + 1 and len(bursts) < 40
+    assert len(wakeups) <= len(bursts) + 1 and len(bursts) < 40
 
 
 async def test_short_prompts_tokenize_on_the_loop_long_ones_off_it() -> None:
@@ -140,22 +143,13 @@ class LoopEngine(FakeEngine):
         should_stop: Callable[[], bool] | None = None,
     ) -> Generation:
         await asyncio.sleep(0)
-        return self.generate(spec, on_step, should_stop)
+        generation: Generation = self.generate(spec, on_step, should_stop)
+        return generation
 
 
 async def test_an_engine_on_the_loop_does_not_wake_it_through_the_self_pipe(
-    monkeypatch: pytest.MonkeyPatch,
+    wakeups: list[int],
 ) -> None:
-    loop = asyncio.get_running_loop()
-    threadsafe_calls = 0
-    original = loop.call_soon_threadsafe
-
-    def counting(*args: Any, **kwargs: Any) -> asyncio.Handle:
-        nonlocal threadsafe_calls
-        threadsafe_calls += 1
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(loop, "call_soon_threadsafe", counting)
     runner = EngineRunner(LoopEngine())
     seen: list[int] = []
 
@@ -165,4 +159,4 @@ async def test_an_engine_on_the_loop_does_not_wake_it_through_the_self_pipe(
     generation = await runner.generate(spec(8), on_step)
     runner.close()
     assert seen == list(range(8)) == list(range(len(generation.output_token_ids)))
-    assert threadsafe_calls == 0
+    assert wakeups == []
