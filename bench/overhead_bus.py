@@ -31,7 +31,7 @@ def engine_seconds(runs: int = 200) -> float:
     return statistics.median(times)
 
 
-def _pids(network: BenchNetwork) -> dict[str, int]:
+def service_pids(network: BenchNetwork) -> dict[str, int]:
     pids = {s.name: s.process.pid for s in network.services if s.process is not None}
     nats = getattr(network, "_nats", None)
     if nats is not None and getattr(nats, "_process", None) is not None:
@@ -77,7 +77,7 @@ def measure_bus(requests: int, clients: int, duration_s: float, profile_s: float
         health = sequential(network.gateway_url, KEY, min(requests, 300), "/health")
         latencies = sequential(network.gateway_url, KEY, requests)
         added_ms = [(t - engine_s) * 1000 for t in latencies]
-        pids = _pids(network)
+        pids = service_pids(network)
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         bench_before = time.process_time()
         load = saturate(network.gateway_url, KEY, clients, duration_s)

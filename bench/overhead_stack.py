@@ -16,13 +16,13 @@ from attesta_devnet.processes import ServiceProcess
 from bench.overhead_profile import ENV
 
 KEY = "sk-attesta-overhead"
-_REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent
 # The executor on the instant engine (bench.overhead_executor), from this environment.
 INSTANT_EXECUTOR = [sys.executable, "-m", "bench.overhead_executor"]
 
 
 def _pythonpath() -> str:
-    return os.pathsep.join(p for p in (str(_REPO), os.environ.get("PYTHONPATH", "")) if p)
+    return os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
 
 
 class BenchNetwork(Network):

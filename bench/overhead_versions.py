@@ -27,10 +27,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.overhead_bus import _pids
+from bench.overhead_bus import service_pids
 from bench.overhead_cpu import cpu_seconds
 from bench.overhead_load import percentile, saturate, sequential
-from bench.overhead_stack import _REPO, KEY, BenchNetwork
+from bench.overhead_stack import KEY, REPO, BenchNetwork
 
 # The first commit of the bus work of 2026-12-07 (issue 4): what its figures compare with.
 BASELINE_REV = "6824cec"
@@ -47,7 +47,7 @@ def _pythonpath(root: Path | None) -> dict[str, str]:
     """Service environment putting `root`'s packages ahead of the installed ones."""
     if root is None:
         return {}
-    paths = [str(_REPO), *(str(root / package) for package in PACKAGES)]
+    paths = [str(REPO), *(str(root / package) for package in PACKAGES)]
     return {"PYTHONPATH": os.pathsep.join(paths)}
 
 
@@ -58,7 +58,7 @@ def _measure(root: Path | None, requests: int, seconds: float) -> dict[str, Any]
     network.start(ready_timeout_s=120)
     try:
         wall = [t * 1000 for t in sequential(network.gateway_url, KEY, requests)]
-        pids = _pids(network)
+        pids = service_pids(network)
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         load = saturate(network.gateway_url, KEY, 32, seconds)
         done = max(load.completed, 1)
@@ -83,7 +83,7 @@ def main() -> None:
     seconds = float(os.environ.get("SECONDS", "10"))
     worktree = Path(tempfile.mkdtemp(prefix="attesta-baseline-"))
     subprocess.run(
-        ["git", "-C", str(_REPO), "worktree", "add", "--detach", str(worktree), rev],
+        ["git", "-C", str(REPO), "worktree", "add", "--detach", str(worktree), rev],
         check=True,
         capture_output=True,
     )
@@ -103,7 +103,7 @@ def main() -> None:
                 )
     finally:
         subprocess.run(
-            ["git", "-C", str(_REPO), "worktree", "remove", "--force", str(worktree)],
+            ["git", "-C", str(REPO), "worktree", "remove", "--force", str(worktree)],
             check=False,
             capture_output=True,
         )

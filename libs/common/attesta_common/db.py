@@ -26,24 +26,20 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
-async def roll_back_open_transaction(conn: asyncpg.Connection) -> None:
-    """The pool's reset on release: only what this code base can leave behind.
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset on release, in place of asyncpg's reset query.
 
-    asyncpg's default reset runs `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET
-    ALL` on every release, a second round trip per query (about a sixth of the gateway's
-    CPU at saturation, docs/overhead.md). No service holds session state: advisory locks
-    are transaction-scoped (`pg_advisory_xact_lock`), there is no LISTEN, no session SET
-    and no cursor outside a transaction. An open transaction is the one thing an aborted
-    caller can leave, and it is rolled back.
+    asyncpg's default runs `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` on
+    every release, a second round trip per query (about a sixth of the gateway's CPU at
+    saturation, docs/overhead.md). No service holds session state: advisory locks are
+    transaction-scoped (`pg_advisory_xact_lock`), there is no LISTEN, no session SET and
+    no cursor outside a transaction. An open transaction, the one thing an aborted caller
+    can leave, asyncpg rolls back itself before calling this hook.
     """
-    if conn.is_in_transaction():
-        await conn.execute("ROLLBACK")
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, reset=roll_back_open_transaction
-    )
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, reset=_keep_session)
     if pool is None:  # pragma: no cover - asyncpg returns None only when awaited wrongly
         raise RuntimeError("asyncpg did not create a pool")
     return pool

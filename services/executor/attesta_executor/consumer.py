@@ -54,7 +54,7 @@ class PullConsumer:
         handle: Handle,
         tracer: Tracer,
         *,
-        pull_expires_s: float = 5.0,
+        pull_expires_s: float,
     ) -> None:
         self._nc = connection
         self._next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
@@ -74,7 +74,8 @@ class PullConsumer:
         self._ended = asyncio.Event()
         self._remaining = 0
         self._refused = False
-        self.tasks: set[asyncio.Task[None]] = set()
+        # Strong references: the event loop keeps only weak ones to tasks.
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._subscription = await self._nc.subscribe(f"{self._inbox}.*", cb=self._received)
@@ -162,8 +163,8 @@ class PullConsumer:
         if self._remaining <= 0:
             self._ended.set()
         task = asyncio.create_task(self._traced(msg))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _traced(self, msg: Msg) -> None:
         parent = propagate.extract(msg.headers or {})

@@ -1,4 +1,5 @@
-"""The JetStream consumer of this executor's requests, and what happens to each message.
+"""What happens to each of this executor's requests, and the durable consumer they come
+from (`consumer.PullConsumer` pulls them).
 
 One durable pull consumer per executor on its own request subject, acked by hand: a
 request is acked once its outcome is published, or at once when it must never run
