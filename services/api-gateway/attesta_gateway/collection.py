@@ -1,9 +1,10 @@
 """The per-inference task: publish the request, relay the token stream, charge or release.
 
 It runs apart from the HTTP response, which only reads `Inference.outcomes`; whatever the
-client does, the task ends in exactly one of: charged (a verified `end`), released
-(`error`, invalid record, timeout, failed publish), or left held on shutdown (the executor
-may still finish; the settler closes stale reservations from the records).
+client does, the task ends in exactly one of: charged (a verified `end`; the client hears
+the answer while the charge is written), released (`error`, invalid record, timeout,
+failed publish), or left held on shutdown (the executor may still finish; the settler
+closes stale reservations from the records).
 """
 
 from __future__ import annotations
@@ -192,16 +193,19 @@ class Collector:
             await self._release(inference)
             self._fail(inference, 502, "the executor returned an invalid record", "bad_record")
             return
+        # The client has its answer before the charge: the work is done and signed, and
+        # whether the charge succeeds changes nothing it hears. Until the charge lands the
+        # escrow holds the reservation, never less than the cost, so no later request can
+        # spend the money meanwhile.
+        inference.queue.put_nowait(Completed(finished, record.hash))
         usage = finished.usage
         cost = inference_cost(self.ctx.genesis, usage.prompt_tokens, usage.completion_tokens)
         try:
             if await accounts.charge(self.ctx.pool, inference.inference_id, cost) is None:
                 log.warning("inference %s: reservation was not held", inference.inference_id)
         except Exception:
-            # The work is done and signed: the client still gets it. The reservation stays
-            # held and the settler settles it from the finished record.
+            # The reservation stays held and the settler settles it from the finished record.
             log.exception("inference %s: charging failed", inference.inference_id)
-        inference.queue.put_nowait(Completed(finished, record.hash))
 
     async def _release(self, inference: Inference) -> None:
         try:

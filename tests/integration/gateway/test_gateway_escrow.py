@@ -110,6 +110,9 @@ async def test_concurrent_requests_are_each_charged_once(start_gateway: StartGat
     ids = {r.json()["id"] for r in responses}
     assert len(ids) == 12
     cost = inference_cost(gateway.genesis, PROMPT_TOKENS, len(TOKENS))
+    # The answers go out while their charges are written.
+    for inference_id in ids:
+        await gateway.wait_reservation(inference_id, "charged")
     charged = await gateway.pool.fetch("SELECT state, charged FROM reservations")
     assert [(row["state"], row["charged"]) for row in charged] == [("charged", cost)] * 12
     assert await gateway.balance(account) == BALANCE - 12 * cost
