@@ -45,8 +45,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--threads",
         type=int,
-        default=int(os.environ.get("ATTESTA_TORCH_THREADS", "1")),
-        help="torch threads; 1 on a shared machine (more threads spin against other load)",
+        default=int(os.environ.get("ATTESTA_TORCH_THREADS", "0")) or None,
+        help="torch threads for generating and checking alike; default torch's own (every "
+        "core), as executors and validators run",
     )
     parser.add_argument("--e2e-runs", type=int, default=3, help="0: skip bench.e2e_latency")
     parser.add_argument(
@@ -77,7 +78,7 @@ def _table(result: dict[str, Any]) -> str:
         lines.append(
             f"| validate_over_generate @{length} ({row['tokens']} tokens) "
             f"| {row['validate_over_generate']} "
-            f"({row['check_s']} s / {row['generate_s']} s) "
+            f"({row['check_s']} s / {row['generate_s']} s, {row['torch_threads']} threads) "
             f"| {'<= ' + str(VALIDATE_GOAL) if length == '512' else '-'} |"
         )
     if "e2e_vs_engine" in result:

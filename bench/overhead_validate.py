@@ -15,6 +15,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
 
+import torch
 from attesta_common.envelope import sign_event
 from attesta_common.events import ChatMessage, InferenceFinished, InferenceRequested, SamplingParams
 from attesta_common.genesis import ModelSpec
@@ -60,7 +61,7 @@ def _timed(call: Callable[[], T]) -> tuple[float, T]:
     return time.perf_counter() - started, result
 
 
-def measure_validate(lengths: list[int], runs: int, threads: int) -> dict[str, Any]:
+def measure_validate(lengths: list[int], runs: int, threads: int | None) -> dict[str, Any]:
     """Per answer length: median generate and check time, alternated run by run so that
     the shared machine's noise falls on both alike."""
     engine = load_reference_engine(MODEL, threads=threads)
@@ -86,5 +87,6 @@ def measure_validate(lengths: list[int], runs: int, threads: int) -> dict[str, A
             "generate_s": round(generate_s, 4),
             "check_s": round(check_s, 4),
             "validate_over_generate": round(check_s / generate_s, 4),
+            "torch_threads": torch.get_num_threads(),
         }
     return out
