@@ -17,6 +17,7 @@ from bench.overhead_profile import profile_window
 
 async def _serve(settings: GatewaySettings) -> None:
     app = create_app(settings, tracer_provider=setup_tracing("attesta-api-gateway"))
+    _settle_heap()
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -32,6 +33,16 @@ async def _serve(settings: GatewaySettings) -> None:
         await server.serve()
     finally:
         window.cancel()
+
+
+def _settle_heap() -> None:
+    """As `attesta_gateway.main` does; bench.overhead_versions also runs revisions from
+    before `attesta_common.heap` existed."""
+    try:
+        from attesta_common import heap
+    except ImportError:
+        return
+    heap.settle()
 
 
 def main() -> None:

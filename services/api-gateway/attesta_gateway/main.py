@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uvicorn
-from attesta_common import event_loop
+from attesta_common import event_loop, heap
 from attesta_common.telemetry import setup_logging, setup_tracing
 from fastapi import FastAPI
 from opentelemetry.trace import TracerProvider
@@ -54,6 +54,9 @@ def main() -> None:
     setup_logging(settings.log_level)
     tracer_provider = setup_tracing("attesta-api-gateway")
     app = create_app(settings, tracer_provider=tracer_provider)
+    # Before the lifespan opens pools and connections: the bulk (modules, schemas, the
+    # app) exists by now.
+    heap.settle()
     uvicorn.run(
         app,
         host=settings.host,

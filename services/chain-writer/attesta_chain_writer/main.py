@@ -8,7 +8,7 @@ import asyncio
 import logging
 import signal
 
-from attesta_common import event_loop
+from attesta_common import event_loop, heap
 from attesta_common.db import create_pool
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey
@@ -59,6 +59,7 @@ async def run(
         writer = ChainWriter(settings, genesis, key, pool, tracer_provider=tracer_provider)
         await writer.start()
         log.info("chain-writer %s consuming as %r", key.address, settings.consumer_durable)
+        heap.settle()
         await stopping.wait()
         log.info("chain-writer stopping")
         await writer.stop()

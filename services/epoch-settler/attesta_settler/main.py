@@ -15,7 +15,7 @@ import sys
 
 import asyncpg
 import nats
-from attesta_common import event_loop
+from attesta_common import event_loop, heap
 from attesta_common.broker import ensure_streams
 from attesta_common.db import create_pool, migrate
 from attesta_common.db_probe import DatabaseProbe
@@ -202,6 +202,7 @@ async def _serve(settings: SettlerSettings, genesis: Genesis, key: SigningKey) -
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
     await settler.start()
+    heap.settle()
     running = asyncio.create_task(settler.run_until_done())
     stop_requested = asyncio.create_task(stopping.wait())
     try:

@@ -8,7 +8,7 @@ import asyncio
 import logging
 import signal
 
-from attesta_common import event_loop
+from attesta_common import event_loop, heap
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey
 from attesta_common.telemetry import setup_logging, setup_tracing
@@ -52,6 +52,7 @@ async def run(executor: Executor) -> None:
     except StartupError as exc:
         await executor.stop()
         raise SystemExit(f"executor: {exc}") from exc
+    heap.settle()
     await stopping.wait()
     log.info("executor stopping")
     await executor.stop()

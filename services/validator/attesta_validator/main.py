@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import nats.js.errors
-from attesta_common import event_loop
+from attesta_common import event_loop, heap
 from attesta_common.backlog import poll_backlog
 from attesta_common.broker import ensure_streams, make_broker
 from attesta_common.events import CheckResults, InferenceFinished, InferenceRequested
@@ -218,6 +218,7 @@ async def serve(validator: Validator) -> None:
     except BaseException:
         await validator.stop()
         raise
+    heap.settle()
     try:
         await stop.wait()
     finally:
