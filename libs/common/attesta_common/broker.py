@@ -12,7 +12,7 @@ from nats.js.api import StorageType, StreamConfig
 from opentelemetry.trace import TracerProvider
 
 from attesta_common.envelope import SignedRecord
-from attesta_common.subjects import RECORDS_STREAM, STREAMS
+from attesta_common.subjects import STREAMS
 
 MSG_ID_HEADER = "Nats-Msg-Id"
 KIND_HEADER = "Attesta-Kind"
@@ -54,16 +54,3 @@ async def ensure_streams(js: JetStreamContext) -> None:
 
 def record_headers(record: SignedRecord) -> dict[str, str]:
     return {MSG_ID_HEADER: record.hash, KIND_HEADER: record.kind}
-
-
-async def publish_record(
-    broker: NatsBroker, subject: str, record: SignedRecord, *, timeout: float = 10.0
-) -> None:
-    """Publish to JetStream and wait for the stream's ack; a duplicate is a success."""
-    await broker.publish(
-        record.to_bytes(),
-        subject,
-        headers=record_headers(record),
-        stream=RECORDS_STREAM if subject.startswith("attesta.records.") else None,
-        timeout=timeout,
-    )

@@ -20,7 +20,6 @@ import time
 from collections import deque
 from dataclasses import dataclass, replace
 
-from attesta_common.broker import publish_record
 from attesta_common.canary import canary_commitment, epoch_canary_secret, is_canary
 from attesta_common.envelope import sign_event
 from attesta_common.epochs import draw_executor, epoch_at, epoch_end_ms, epoch_seed
@@ -132,7 +131,7 @@ class CanaryPlanter:
             timeout_s=ctx.settings.request_timeout_s,
         )
         record = sign_event(request, ctx.key)
-        await publish_record(ctx.broker, inference_requested(executor), record)
+        await ctx.records.publish(inference_requested(executor), record)
         GATEWAY_CANARIES.inc()
         log.debug("canary %s planted on %s", inference_id, executor)
         return inference_id
@@ -143,7 +142,7 @@ class CanaryPlanter:
         secret_hash = canary_commitment(self.secret(epoch))
         event = CanaryCommitted(gateway=self._ctx.key.address, epoch=epoch, secret_hash=secret_hash)
         record = sign_event(event, self._ctx.key)
-        await publish_record(self._ctx.broker, canary_committed(self._ctx.key.address), record)
+        await self._ctx.records.publish(canary_committed(self._ctx.key.address), record)
         self._committed.add(epoch)
         log.info("committed the canary secret of epoch %d", epoch)
 
@@ -158,7 +157,7 @@ class CanaryPlanter:
                 gateway=self._ctx.key.address, epoch=epoch, secret=self.secret(epoch).hex()
             )
             record = sign_event(event, self._ctx.key)
-            await publish_record(self._ctx.broker, canary_revealed(self._ctx.key.address), record)
+            await self._ctx.records.publish(canary_revealed(self._ctx.key.address), record)
             self._revealed.add(epoch)
             revealed.append(epoch)
             log.info("revealed the canary secret of epoch %d", epoch)

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 import nats.errors
-from attesta_common.broker import publish_record
 from attesta_common.envelope import RecordRejected, SignedRecord
 from attesta_common.events import InferenceFinished
 from attesta_common.metrics import GATEWAY_IN_FLIGHT, GATEWAY_TTFT
@@ -129,8 +128,7 @@ class Collector:
 
     async def _publish(self, inference: Inference, request: SignedRecord) -> bool:
         try:
-            await publish_record(
-                self.ctx.broker,
+            await self.ctx.records.publish(
                 inference_requested(inference.executor),
                 request,
                 timeout=self.ctx.settings.publish_timeout_s,

@@ -9,6 +9,7 @@ import asyncpg
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey
 from attesta_common.ledger_proof import InclusionProof
+from attesta_common.record_publisher import RecordSink
 from faststream.nats import NatsBroker
 
 from attesta_gateway.executors import ExecutorRegistry
@@ -26,5 +27,7 @@ class GatewayContext:
     key: SigningKey
     pool: asyncpg.Pool
     broker: NatsBroker
+    # Signed records to JetStream (the request, canaries' commitments).
+    records: RecordSink
     registry: ExecutorRegistry
     keys: KeyCache

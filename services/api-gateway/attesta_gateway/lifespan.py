@@ -15,6 +15,7 @@ from attesta_common.canary import load_canary_key
 from attesta_common.db import create_pool, migrate
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey
+from attesta_common.record_publisher import RecordPublisher
 from attesta_common.roles import Role
 from attesta_common.subjects import EXECUTOR_HEARTBEAT
 from fastapi import FastAPI
@@ -132,6 +133,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             key=key,
             pool=pool,
             broker=broker,
+            records=RecordPublisher(broker, app.state.tracer_provider),
             registry=registry,
             keys=KeyCache(settings.key_cache_ttl_s),
         )

@@ -5,10 +5,10 @@ failing engine: the request is then redelivered rather than answered with an err
 
 from __future__ import annotations
 
-from attesta_common.broker import publish_record
 from attesta_common.envelope import SignedRecord, sign_event
 from attesta_common.events import InferenceFailed, InferenceRequested
 from attesta_common.keys import SigningKey
+from attesta_common.record_publisher import RecordSink
 from attesta_common.stream import StreamEvent
 from attesta_common.subjects import inference_failed, inference_finished, token_stream
 from faststream.nats import NatsBroker
@@ -19,9 +19,10 @@ class PublishFailed(Exception):
 
 
 class Outbox:
-    def __init__(self, broker: NatsBroker, key: SigningKey) -> None:
+    def __init__(self, broker: NatsBroker, key: SigningKey, records: RecordSink) -> None:
         self._broker = broker
         self._key = key
+        self._records = records
 
     async def event(self, event: StreamEvent) -> None:
         """Core NATS, fire and forget: the stream is ephemeral, the record is the truth."""
@@ -34,7 +35,7 @@ class Outbox:
     async def finished(self, record: SignedRecord) -> None:
         """JetStream with its ack; a copy of an already stored record is a success."""
         try:
-            await publish_record(self._broker, inference_finished(self._key.address), record)
+            await self._records.publish(inference_finished(self._key.address), record)
         except Exception as exc:
             raise PublishFailed(f"InferenceFinished {record.hash}: {exc!r}") from exc
 
@@ -54,7 +55,7 @@ class Outbox:
             self._key,
         )
         try:
-            await publish_record(self._broker, inference_failed(self._key.address), record)
+            await self._records.publish(inference_failed(self._key.address), record)
         except Exception as exc:
             raise PublishFailed(f"InferenceFailed {record.hash}: {exc!r}") from exc
         await self.event(

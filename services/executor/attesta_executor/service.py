@@ -16,6 +16,7 @@ from attesta_common.canary import load_canary_key
 from attesta_common.genesis import Genesis, ModelSpec
 from attesta_common.keys import SigningKey
 from attesta_common.ops_server import OpsServer, start_ops_server
+from attesta_common.record_publisher import RecordPublisher
 from attesta_common.roles import Role
 from attesta_common.subjects import RECORDS_STREAM
 from attesta_engine.port import Engine
@@ -74,6 +75,7 @@ class Executor:
         self.engine = engine
         self.ready = False
         self.broker = make_broker(settings.nats_url, tracer_provider)
+        self._records = RecordPublisher(self.broker, tracer_provider)
         self._tracer = trace.get_tracer("attesta.executor", tracer_provider=tracer_provider)
         self._backlog: asyncio.Task[None] | None = None
         # Marks the requests in hand in progress (RequestHandler.keep_alive), from start().
@@ -152,7 +154,7 @@ class Executor:
             key=self.key,
             model=self.model,
             runner=self._runner,
-            outbox=Outbox(self.broker, self.key),
+            outbox=Outbox(self.broker, self.key, self._records),
             recent=RecentRecords(self.settings.recent_records),
             abandon=self._abandon,
             tracer=self._tracer,

@@ -14,7 +14,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from attesta_common.broker import publish_record
 from attesta_common.envelope import RecordRejected, SignedRecord, read_record, sign_event
 from attesta_common.events import (
     CheckResults,
@@ -28,13 +27,14 @@ from attesta_common.events import (
 from attesta_common.genesis import Genesis, ModelSpec
 from attesta_common.keys import SigningKey
 from attesta_common.metrics import VALIDATOR_CHECK_DURATION, VALIDATOR_CHECKS, VALIDATOR_DISPUTES
+from attesta_common.record_publisher import RecordSink
 from attesta_common.subjects import (
     seed_committed,
     seed_revealed,
     verdict,
 )
 from faststream.exceptions import NackMessage
-from faststream.nats import NatsBroker, NatsMessage
+from faststream.nats import NatsMessage
 
 from attesta_validator.admission import Admitted, admit_finished
 from attesta_validator.check import passed
@@ -61,7 +61,7 @@ class ValidatorHandlers:
         key: SigningKey,
         genesis: Genesis,
         model: ModelSpec,
-        broker: NatsBroker,
+        records: RecordSink,
         settings: ValidatorSettings,
         run_check: CheckRunner,
         reputations: ReputationBook,
@@ -71,7 +71,7 @@ class ValidatorHandlers:
         self._key = key
         self._genesis = genesis
         self._model = model
-        self._broker = broker
+        self._records = records
         self._settings = settings
         self._run_check = run_check
         self._reputations = reputations
@@ -171,8 +171,8 @@ class ValidatorHandlers:
             ),
             self._key,
         )
-        await publish_record(
-            self._broker, verdict(self.address), record, timeout=self._settings.publish_timeout_s
+        await self._records.publish(
+            verdict(self.address), record, timeout=self._settings.publish_timeout_s
         )
         self._disputes.mark_judged(finished.inference_id)
         log.info(
@@ -230,8 +230,7 @@ class ValidatorHandlers:
                 ValidatorSeedRevealed(validator=self.address, epoch=epoch, seed=seed.hex()),
                 self._key,
             )
-            await publish_record(
-                self._broker,
+            await self._records.publish(
                 seed_revealed(self.address),
                 record,
                 timeout=self._settings.publish_timeout_s,
@@ -250,8 +249,7 @@ class ValidatorHandlers:
             ),
             self._key,
         )
-        await publish_record(
-            self._broker,
+        await self._records.publish(
             seed_committed(self.address),
             record,
             timeout=self._settings.publish_timeout_s,

@@ -21,6 +21,7 @@ from attesta_common.events import CheckResults, InferenceFinished, InferenceRequ
 from attesta_common.genesis import Genesis, ModelSpec
 from attesta_common.keys import SigningKey
 from attesta_common.ops_server import OpsServer, start_ops_server
+from attesta_common.record_publisher import RecordPublisher
 from attesta_common.roles import Role
 from attesta_common.subjects import EPOCH_SETTLED, RECORDS_STREAM, seed_committed
 from attesta_common.telemetry import setup_logging, setup_tracing
@@ -81,7 +82,7 @@ class Validator:
             key=key,
             genesis=genesis,
             model=self.model,
-            broker=self._broker,
+            records=RecordPublisher(self._broker, tracer_provider),
             settings=settings,
             run_check=self._run_check,
             reputations=ReputationBook(),

@@ -9,7 +9,7 @@ import time
 
 import pytest
 from attesta_common.artifact import TopKArtifact
-from attesta_common.broker import MSG_ID_HEADER, publish_record
+from attesta_common.broker import MSG_ID_HEADER
 from attesta_common.envelope import SignedRecord, read_record
 from attesta_common.events import (
     ExecutorHeartbeat,
@@ -20,6 +20,7 @@ from attesta_common.events import (
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey
 from attesta_common.receipts import receipt_problems
+from attesta_common.record_publisher import publish_record
 from attesta_common.roles import Role
 from attesta_common.sampling import choose_token
 from attesta_common.subjects import (

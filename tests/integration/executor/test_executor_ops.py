@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
-from attesta_common.broker import publish_record
+from attesta_common.record_publisher import publish_record
 from attesta_common.subjects import inference_requested
 from attesta_devnet.genesis_builder import REFERENCE_MODEL, DevnetKeys
 from attesta_devnet.nats_server import NatsServer

@@ -14,10 +14,10 @@ import time
 
 import pytest
 from attesta_common.artifact import TopKArtifact
-from attesta_common.broker import publish_record
 from attesta_common.envelope import SignedRecord, read_record
 from attesta_common.events import InferenceFinished, InferenceRequested
 from attesta_common.genesis import Genesis
+from attesta_common.record_publisher import publish_record
 from attesta_common.sampling import choose_token
 from attesta_common.subjects import inference_requested
 from attesta_devnet.genesis_builder import DevnetKeys

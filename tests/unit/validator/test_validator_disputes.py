@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from attesta_common.envelope import SignedRecord, parse_record, sign_event
+from attesta_common.envelope import SignedRecord, sign_event
 from attesta_common.events import (
     CheckResults,
     EpochSettled,
@@ -28,15 +28,13 @@ from attesta_validator.selection import (
     validator_seed,
 )
 from attesta_validator.settings import ValidatorSettings
-from validator_records import MODEL, TINY_GENERATION, make_finished, make_request
-
-
-class RecordingBroker:
-    def __init__(self) -> None:
-        self.published: list[tuple[str, SignedRecord]] = []
-
-    async def publish(self, body: bytes, subject: str, **_: Any) -> None:
-        self.published.append((subject, parse_record(body)))
+from validator_records import (
+    MODEL,
+    TINY_GENERATION,
+    RecordingRecords,
+    make_finished,
+    make_request,
+)
 
 
 async def _no_keepalive() -> None:
@@ -56,7 +54,7 @@ async def _passing_check(
     return checks, []
 
 
-def _handlers(keys: DevnetKeys, genesis: Genesis, broker: RecordingBroker) -> ValidatorHandlers:
+def _handlers(keys: DevnetKeys, genesis: Genesis, records: RecordingRecords) -> ValidatorHandlers:
     book = ReputationBook()
     # Executor 0 trusted as of epoch 0 settled: inferences of epoch 1 are rarely drawn.
     book.apply(
@@ -81,7 +79,7 @@ def _handlers(keys: DevnetKeys, genesis: Genesis, broker: RecordingBroker) -> Va
         key=keys.validators[0],
         genesis=genesis,
         model=MODEL,
-        broker=broker,  # type: ignore[arg-type]
+        records=records,
         settings=ValidatorSettings(),
         run_check=_passing_check,
         reputations=book,
@@ -133,8 +131,8 @@ def _failed_verdict(keys: DevnetKeys, finished: SignedRecord) -> tuple[SignedRec
 async def test_failed_verdict_triggers_a_dispute_recheck_once(
     devnet_keys: DevnetKeys, genesis: Genesis
 ) -> None:
-    broker = RecordingBroker()
-    handlers = _handlers(devnet_keys, genesis, broker)
+    records = RecordingRecords()
+    handlers = _handlers(devnet_keys, genesis, records)
     me = devnet_keys.validators[0].address
     finished = _skipped_finished(devnet_keys, genesis)
     assert (
@@ -152,14 +150,14 @@ async def test_failed_verdict_triggers_a_dispute_recheck_once(
         await handlers.validate(admit_finished(finished.to_bytes(), genesis), _no_keepalive) is None
     )
     # Own verdicts and passing verdicts start no dispute.
-    assert [s for s, _ in broker.published] == [seed_committed(me), verdict(me)]
+    assert [s for s, _ in records.published] == [seed_committed(me), verdict(me)]
 
 
 async def test_dispute_before_the_record_is_seen_checks_it_on_arrival(
     devnet_keys: DevnetKeys, genesis: Genesis
 ) -> None:
-    broker = RecordingBroker()
-    handlers = _handlers(devnet_keys, genesis, broker)
+    records = RecordingRecords()
+    handlers = _handlers(devnet_keys, genesis, records)
     finished = _skipped_finished(devnet_keys, genesis)
     record, event = _failed_verdict(devnet_keys, finished)
     assert await handlers.dispute(record, event, _no_keepalive) is None
@@ -170,17 +168,17 @@ async def test_dispute_before_the_record_is_seen_checks_it_on_arrival(
 async def test_seed_revealed_only_after_the_epoch(
     devnet_keys: DevnetKeys, genesis: Genesis
 ) -> None:
-    broker = RecordingBroker()
-    handlers = _handlers(devnet_keys, genesis, broker)
+    records = RecordingRecords()
+    handlers = _handlers(devnet_keys, genesis, records)
     key = devnet_keys.validators[0]
     finished = _skipped_finished(devnet_keys, genesis)
     await handlers.validate(admit_finished(finished.to_bytes(), genesis), _no_keepalive)
     due = reveal_at_ms(genesis, 1)
     assert await handlers.reveal_due(due - 1) == []
     [reveal] = await handlers.reveal_due(due)
-    assert broker.published[-1][0] == seed_revealed(key.address)
+    assert records.published[-1][0] == seed_revealed(key.address)
     seed = bytes.fromhex(reveal.body["seed"])
     assert seed == validator_seed(key, genesis, 1)
-    commit = next(r for s, r in broker.published if s == seed_committed(key.address))
+    commit = next(r for s, r in records.published if s == seed_committed(key.address))
     assert commit.body["seed_hash"] == seed_commitment(seed)
     assert await handlers.reveal_due(due + 10_000) == []  # once

@@ -4,9 +4,7 @@ alive, sign and publish the verdict."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-from attesta_common.envelope import parse_record
 from attesta_common.events import CheckResults, InferenceFinished, InferenceRequested
 from attesta_common.genesis import Genesis
 from attesta_common.subjects import seed_committed, verdict
@@ -16,22 +14,20 @@ from attesta_validator.handlers import ValidatorHandlers
 from attesta_validator.reputation import ReputationBook
 from attesta_validator.selection import SeedCommitments
 from attesta_validator.settings import ValidatorSettings
-from validator_records import MODEL, TINY_GENERATION, make_finished, make_request
-
-
-class RecordingBroker:
-    def __init__(self) -> None:
-        self.published: list[tuple[str, bytes]] = []
-
-    async def publish(self, body: bytes, subject: str, **_: Any) -> None:
-        self.published.append((subject, body))
+from validator_records import (
+    MODEL,
+    TINY_GENERATION,
+    RecordingRecords,
+    make_finished,
+    make_request,
+)
 
 
 async def test_slow_check_is_kept_alive_and_verdict_published(
     devnet_keys: DevnetKeys, genesis: Genesis
 ) -> None:
     key = devnet_keys.validators[0]
-    broker = RecordingBroker()
+    records = RecordingRecords()
     keepalives = 0
 
     async def keepalive() -> None:
@@ -55,7 +51,7 @@ async def test_slow_check_is_kept_alive_and_verdict_published(
         key=key,
         genesis=genesis,
         model=MODEL,
-        broker=broker,  # type: ignore[arg-type]
+        records=records,
         settings=ValidatorSettings(ack_wait_s=0.3),
         run_check=slow_check,
         reputations=ReputationBook(),
@@ -76,7 +72,7 @@ async def test_slow_check_is_kept_alive_and_verdict_published(
         assert published is not None and published.body["passed"] is True
 
     assert keepalives >= 4
-    subjects = [subject for subject, _ in broker.published]
+    subjects = [subject for subject, _ in records.published]
     # The epoch's seed is committed once, before the first verdict.
     assert subjects == [seed_committed(key.address), verdict(key.address), verdict(key.address)]
-    assert all(parse_record(body).signer == key.address for _, body in broker.published)
+    assert all(record.signer == key.address for _, record in records.published)

@@ -15,13 +15,18 @@ from attesta_validator.selection import SeedCommitments
 from attesta_validator.settings import ValidatorSettings
 from prometheus_client import REGISTRY
 from test_validator_disputes import (
-    RecordingBroker,
     _failed_verdict,
     _handlers,
     _no_keepalive,
     _skipped_finished,
 )
-from validator_records import MODEL, TINY_GENERATION, make_finished, make_request
+from validator_records import (
+    MODEL,
+    TINY_GENERATION,
+    RecordingRecords,
+    make_finished,
+    make_request,
+)
 
 
 def value(name: str, **labels: str) -> float:
@@ -35,7 +40,7 @@ def checks(result: str) -> float:
 async def test_skipped_decision_then_dispute_recheck_are_counted(
     devnet_keys: DevnetKeys, genesis: Genesis
 ) -> None:
-    handlers = _handlers(devnet_keys, genesis, RecordingBroker())
+    handlers = _handlers(devnet_keys, genesis, RecordingRecords())
     finished = _skipped_finished(devnet_keys, genesis)
     skipped, passed = checks("skipped"), checks("passed")
     disputes = value("attesta_validator_disputes_total")
@@ -73,7 +78,7 @@ async def test_failed_and_broken_checks_are_counted(
         key=devnet_keys.validators[0],
         genesis=genesis,
         model=MODEL,
-        broker=RecordingBroker(),  # type: ignore[arg-type]
+        records=RecordingRecords(),
         settings=ValidatorSettings(),
         run_check=scripted,
         reputations=ReputationBook(),

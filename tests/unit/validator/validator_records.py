@@ -224,3 +224,13 @@ def launder(
         ids.append([t for _, t in row])
         logprobs.append([lp for lp, _ in row])
     return TopKArtifact.build(MODEL.top_k, ids, logprobs)
+
+
+class RecordingRecords:
+    """A `RecordSink` that keeps what the handlers publish, in order."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, SignedRecord]] = []
+
+    async def publish(self, subject: str, record: SignedRecord, *, timeout: float = 10.0) -> None:
+        self.published.append((subject, record))
