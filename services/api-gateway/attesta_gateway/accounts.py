@@ -114,40 +114,48 @@ async def reserve(db: Db, account_id: str, inference_id: str, amount: int) -> bo
     return created is not None
 
 
-async def _close(db: Db, inference_id: str, cost: int, state: str) -> int | None:
-    """Close a held reservation at `cost` (capped at the reserved amount), refund the rest.
+async def close_many(db: Db, costs: dict[str, int], state: str) -> dict[str, int]:
+    """Close held reservations, each at its cost (capped at the reserved amount), and
+    refund the rest, in one statement.
 
-    Returns the amount charged, or None when the reservation was not held (already
-    settled): the state guard is what makes a repeated call harmless.
+    Returns the amount charged per reservation that was held; one that was not (already
+    settled) is missing: the state guard is what makes a repeated call harmless. Refunds
+    are summed per account first, since one statement updates a row once.
     """
-    charged = await db.fetchval(
+    rows = await db.fetch(
         """
-        WITH closed AS (
+        WITH input AS (
+            SELECT * FROM unnest($1::text[], $2::bigint[]) AS t(inference_id, cost)
+        ), closed AS (
             UPDATE reservations
             SET state = $3,
-                charged = LEAST($2::bigint, reserved),
+                charged = LEAST(input.cost, reservations.reserved),
                 updated_at = now()
-            WHERE inference_id = $1 AND state = 'held'
-            RETURNING account_id, reserved, charged
+            FROM input
+            WHERE reservations.inference_id = input.inference_id
+              AND reservations.state = 'held'
+            RETURNING reservations.inference_id, account_id, reserved, charged
+        ), refunds AS (
+            SELECT account_id, sum(reserved - charged) AS amount FROM closed GROUP BY account_id
         ), refund AS (
-            UPDATE accounts SET balance = accounts.balance + closed.reserved - closed.charged
-            FROM closed WHERE accounts.id = closed.account_id
+            UPDATE accounts SET balance = accounts.balance + refunds.amount
+            FROM refunds WHERE accounts.id = refunds.account_id
         )
-        SELECT charged FROM closed
+        SELECT inference_id, charged FROM closed
         """,
-        inference_id,
-        cost,
+        list(costs),
+        [max(cost, 0) for cost in costs.values()],
         state,
     )
-    return None if charged is None else int(charged)
+    return {row["inference_id"]: int(row["charged"]) for row in rows}
 
 
 async def charge(db: Db, inference_id: str, cost: int) -> int | None:
-    return await _close(db, inference_id, max(cost, 0), "charged")
+    return (await close_many(db, {inference_id: cost}, "charged")).get(inference_id)
 
 
 async def release(db: Db, inference_id: str) -> int | None:
-    return await _close(db, inference_id, 0, "released")
+    return (await close_many(db, {inference_id: 0}, "released")).get(inference_id)
 
 
 def _account(row: asyncpg.Record | None) -> Account | None:

@@ -199,7 +199,7 @@ class Collector:
         usage = finished.usage
         cost = inference_cost(self.ctx.genesis, usage.prompt_tokens, usage.completion_tokens)
         try:
-            if await accounts.charge(self.ctx.pool, inference.inference_id, cost) is None:
+            if await self.ctx.charges.charge(inference.inference_id, cost) is None:
                 log.warning("inference %s: reservation was not held", inference.inference_id)
         except Exception:
             # The reservation stays held and the settler settles it from the finished record.

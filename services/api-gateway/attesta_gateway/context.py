@@ -12,6 +12,7 @@ from attesta_common.ledger_proof import InclusionProof
 from attesta_common.record_publisher import RecordSink
 from faststream.nats import NatsBroker
 
+from attesta_gateway.charges import ChargeBatcher
 from attesta_gateway.executors import ExecutorRegistry
 from attesta_gateway.key_cache import KeyCache
 from attesta_gateway.settings import GatewaySettings
@@ -26,6 +27,8 @@ class GatewayContext:
     genesis: Genesis
     key: SigningKey
     pool: asyncpg.Pool
+    # Charges of finished inferences, batched (the releases go one by one: rare).
+    charges: ChargeBatcher
     broker: NatsBroker
     # Signed records to JetStream (the request, canaries' commitments).
     records: RecordSink

@@ -24,6 +24,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from attesta_gateway.canaries import CanaryPlanter
+from attesta_gateway.charges import ChargeBatcher
 from attesta_gateway.collection import Collector
 from attesta_gateway.context import GatewayContext, ProofLoader
 from attesta_gateway.dispatch import Dispatcher
@@ -108,6 +109,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url)
         stack.push_async_callback(pool.close)
         await migrate_tables(pool)
+        charges = ChargeBatcher(pool)
+        # Unwound before the pool closes: the last charges are written first.
+        stack.push_async_callback(charges.close)
 
         broker = make_broker(settings.nats_url, app.state.tracer_provider)
         await broker.connect()
@@ -132,6 +136,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             genesis=genesis,
             key=key,
             pool=pool,
+            charges=charges,
             broker=broker,
             records=RecordPublisher(broker, app.state.tracer_provider),
             registry=registry,

@@ -22,7 +22,10 @@ async def test_broker_outage_is_503_then_recovers(
     api_key, account = await gateway.new_key(balance=100_000)
     async with gateway.client(api_key) as client:
         body = {"model": gateway.model, **CHAT}
-        assert (await client.post("/v1/chat/completions", json=body)).status_code == 200
+        first = await client.post("/v1/chat/completions", json=body)
+        assert first.status_code == 200
+        # The answer goes out while its charge is written.
+        await gateway.wait_reservation(first.json()["id"], "charged")
         before = await gateway.balance(account)
 
         nats_server.stop()

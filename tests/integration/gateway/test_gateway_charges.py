@@ -1,0 +1,97 @@
+"""Charges batched against a real Postgres: what arrives while a statement is in flight
+goes in the next one, refunds add up per account, a repeat charges nothing, and a failed
+statement reaches every charge in it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from attesta_common.db import create_pool
+from attesta_gateway import accounts
+from attesta_gateway.charges import ChargeBatcher
+from attesta_gateway.lifespan import migrate_tables
+
+RESERVED = 100
+
+
+class CountingPool:
+    """The pool, counting the statements the batcher sends."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.statements = 0
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        self.statements += 1
+        return await self.pool.fetch(query, *args)
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database_url, max_size=4)
+    await migrate_tables(pool)
+    yield pool
+    await pool.close()
+
+
+async def _held(pool: asyncpg.Pool, account: str, count: int, prefix: str) -> list[str]:
+    ids = [f"{prefix}-{i}" for i in range(count)]
+    for inference_id in ids:
+        assert await accounts.reserve(pool, account, inference_id, RESERVED)
+    return ids
+
+
+async def test_concurrent_charges_share_statements_and_refunds_add_up(
+    pool: asyncpg.Pool,
+) -> None:
+    first = await accounts.create_account(pool, "a", "sk-attesta-a", 10_000)
+    second = await accounts.create_account(pool, "b", "sk-attesta-b", 10_000)
+    assert first is not None and second is not None
+    ids = await _held(pool, first.id, 12, "a") + await _held(pool, second.id, 8, "b")
+    counting = CountingPool(pool)
+    batcher = ChargeBatcher(counting, max_batch=64)  # type: ignore[arg-type]
+    costs = {inference_id: 10 + i for i, inference_id in enumerate(ids)}
+    charged = await asyncio.gather(*(batcher.charge(i, cost) for i, cost in costs.items()))
+    assert charged == list(costs.values())
+    # All twenty were queued in the same loop turn: one statement took them all.
+    assert counting.statements == 1
+    spent_first = sum(costs[i] for i in ids[:12])
+    spent_second = sum(costs[i] for i in ids[12:])
+    balance = "SELECT balance FROM accounts WHERE id = $1"
+    assert await pool.fetchval(balance, first.id) == 10_000 - spent_first
+    assert await pool.fetchval(balance, second.id) == 10_000 - spent_second
+    # A repeat finds nothing held: nothing charged, nothing refunded twice.
+    assert await batcher.charge(ids[0], 5) is None
+    assert await pool.fetchval(balance, first.id) == 10_000 - spent_first
+
+
+async def test_charges_arriving_during_a_statement_go_in_the_next(pool: asyncpg.Pool) -> None:
+    account = await accounts.create_account(pool, "c", "sk-attesta-c", 10_000)
+    assert account is not None
+    ids = await _held(pool, account.id, 6, "c")
+    counting = CountingPool(pool)
+    batcher = ChargeBatcher(counting, max_batch=64)  # type: ignore[arg-type]
+    first = asyncio.create_task(batcher.charge(ids[0], 1))
+    await asyncio.sleep(0)  # the first statement is on its way
+    rest = [asyncio.create_task(batcher.charge(i, 2)) for i in ids[1:]]
+    assert await first == 1
+    assert await asyncio.gather(*rest) == [2] * 5
+    assert counting.statements == 2
+    await batcher.close()
+
+
+async def test_a_failed_statement_reaches_every_charge_in_it(
+    pool: asyncpg.Pool, database_url: str
+) -> None:
+    account = await accounts.create_account(pool, "d", "sk-attesta-d", 10_000)
+    assert account is not None
+    ids = await _held(pool, account.id, 3, "d")
+    gone = await create_pool(database_url, max_size=1)
+    await gone.close()
+    batcher = ChargeBatcher(gone)
+    results = await asyncio.gather(*(batcher.charge(i, 1) for i in ids), return_exceptions=True)
+    assert all(isinstance(r, asyncpg.InterfaceError) for r in results), results
