@@ -96,16 +96,35 @@ def _without_signature(wire: bytes, signature: str) -> bytes:
     return wire[:at] + wire[at + len(field) :]
 
 
+def _with_signature(unsigned: bytes, signer: str, version: int, signature: str) -> bytes:
+    """The canonical encoding of the signed record, from that of the unsigned one.
+
+    Keys are sorted, so the unsigned encoding ends `,"signer":<address>,"version":<n>}`
+    and the signature goes just before that suffix (the inverse of `_without_signature`).
+    """
+    suffix = b',"signer":' + json.dumps(signer).encode() + b',"version":' + str(version).encode()
+    suffix += b"}"
+    if not unsigned.endswith(suffix):  # pragma: no cover - canonical_json sorts the keys
+        raise ValueError("unexpected canonical encoding of an unsigned record")
+    field = b',"signature":' + json.dumps(signature).encode()
+    return unsigned[: -len(suffix)] + field + suffix
+
+
 def sign_event(event: Event, key: SigningKey) -> SignedRecord:
-    unsigned = SignedRecord(
-        kind=event.KIND,
-        version=event.VERSION,
-        signer=key.address,
-        public_key=key.public_key_hex,
-        body=event.model_dump(mode="json"),
-        signature="",
-    )
-    return unsigned.model_copy(update={"signature": key.sign(unsigned.signing_bytes())})
+    """Sign an event; the record's body and bytes are encoded once (records such as an
+    `InferenceFinished` carry a whole request and an artifact)."""
+    fields: dict[str, Any] = {
+        "body": event.model_dump(mode="json"),
+        "kind": event.KIND,
+        "public_key": key.public_key_hex,
+        "signer": key.address,
+        "version": event.VERSION,
+    }
+    unsigned = canonical_json(fields)
+    signature = key.sign(unsigned)
+    record = SignedRecord.model_construct(**fields, signature=signature)
+    record._wire = _with_signature(unsigned, key.address, event.VERSION, signature)
+    return record
 
 
 def _canonical_envelope(raw: Any) -> bytes:

@@ -109,3 +109,30 @@ def test_record_from_a_decoded_object(devnet_keys: DevnetKeys, genesis: Genesis)
             record_from_json_object(bad)
     with pytest.raises(RecordRejected, match="malformed record"):
         record_from_json_object(raw | {"body": {"x": float("nan")}})
+
+
+def test_signed_bytes_are_the_canonical_encoding_of_the_record(
+    devnet_keys: DevnetKeys, genesis: Genesis
+) -> None:
+    """sign_event splices the signature into the unsigned encoding instead of encoding the
+    record again: the result must be exactly what encoding the whole record gives, even
+    when the body holds text that looks like the envelope's own fields."""
+    validator = devnet_keys.validators[0]
+    tricky = ',"signer":"x","version":1},"signature":"00" \u00e9\u6f22 \\"'
+    for seed_hash in ("ab" * 32, tricky):
+        event = ValidatorSeedCommitted(validator=validator.address, epoch=7, seed_hash=seed_hash)
+        record = sign_event(event, validator)
+        fields = {
+            "body": event.model_dump(mode="json"),
+            "kind": record.kind,
+            "public_key": validator.public_key_hex,
+            "signature": record.signature,
+            "signer": validator.address,
+            "version": record.version,
+        }
+        assert record.to_bytes() == canonical_json(fields)
+        assert record.signing_bytes() == canonical_json(
+            {k: v for k, v in fields.items() if k != "signature"}
+        )
+        parsed, opened = read_record(record.to_bytes(), genesis, ValidatorSeedCommitted)
+        assert parsed == record and opened.seed_hash == seed_hash
