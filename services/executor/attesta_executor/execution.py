@@ -15,11 +15,10 @@ from functools import partial
 from typing import Any, Literal
 
 from attesta_common.envelope import SignedRecord
-from attesta_common.events import InferenceFinished, InferenceRequested
+from attesta_common.events import InferenceRequested
 from attesta_common.genesis import ModelSpec
 from attesta_common.keys import SigningKey
 from attesta_common.metrics import EXECUTOR_TOKENS
-from attesta_common.stream import StreamEvent
 from attesta_engine.port import Generation, GenerationCancelled, GenerationSpec, TokenStep
 from opentelemetry import trace
 from opentelemetry.trace import Tracer
@@ -176,16 +175,7 @@ class Execution:
 
     async def _deliver(self, request: InferenceRequested, record: SignedRecord) -> None:
         await self._outbox.finished(record)
-        finished = InferenceFinished.model_validate(record.body)
-        await self._outbox.event(
-            StreamEvent(
-                type="end",
-                inference_id=request.inference_id,
-                finish_reason=finished.finish_reason,
-                usage=finished.usage,
-                record=record.model_dump(mode="json"),
-            )
-        )
+        await self._outbox.end(request.inference_id, record)
 
     async def _fail(
         self, request_record: SignedRecord, request: InferenceRequested, code: str, message: str

@@ -6,7 +6,7 @@ failing engine: the request is then redelivered rather than answered with an err
 from __future__ import annotations
 
 from attesta_common.envelope import SignedRecord, sign_event
-from attesta_common.events import InferenceFailed, InferenceRequested
+from attesta_common.events import InferenceFailed, InferenceRequested, Usage
 from attesta_common.keys import SigningKey
 from attesta_common.record_publisher import RecordSink
 from attesta_common.stream import StreamEvent
@@ -26,11 +26,27 @@ class Outbox:
 
     async def event(self, event: StreamEvent) -> None:
         """Core NATS, fire and forget: the stream is ephemeral, the record is the truth."""
-        payload = event.model_dump_json().encode()
+        await self._send(event.inference_id, event.model_dump_json().encode())
+
+    async def end(self, inference_id: str, record: SignedRecord) -> None:
+        """The `end` event with the finished record's own bytes spliced in: encoding the
+        record again (it holds the request and the artifact) would give the same JSON."""
+        body = record.body
+        head = StreamEvent(
+            type="end",
+            inference_id=inference_id,
+            finish_reason=body["finish_reason"],
+            usage=Usage.model_validate(body["usage"]),
+        ).model_dump_json(exclude={"record"})
+        await self._send(
+            inference_id, head[:-1].encode() + b',"record":' + record.to_bytes() + b"}"
+        )
+
+    async def _send(self, inference_id: str, payload: bytes) -> None:
         try:
-            await self._broker.connection.publish(token_stream(event.inference_id), payload)
+            await self._broker.connection.publish(token_stream(inference_id), payload)
         except Exception as exc:
-            raise PublishFailed(f"token stream of {event.inference_id}: {exc!r}") from exc
+            raise PublishFailed(f"token stream of {inference_id}: {exc!r}") from exc
 
     async def finished(self, record: SignedRecord) -> None:
         """JetStream with its ack; a copy of an already stored record is a success."""
