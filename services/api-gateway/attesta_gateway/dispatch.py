@@ -48,6 +48,8 @@ class InferenceJob:
     prompt: str | None = None
     logprobs: bool = False
     top_logprobs: int = 0
+    # The client reads the answer as it is made (SSE).
+    stream: bool = True
 
     def reservation(self, genesis: Genesis) -> int:
         return inference_cost(genesis, self.prompt_bound, self.sampling.max_tokens)
@@ -74,6 +76,8 @@ class InferenceJob:
             sampling=self.sampling,
             logprobs=self.logprobs,
             top_logprobs=self.top_logprobs,
+            # Chunks carry the log-probs a non-streamed answer reports.
+            stream_chunks=self.stream or self.logprobs,
             account=account,
             executor=executor,
             candidates=sorted(address for address, _ in candidates),

@@ -77,6 +77,7 @@ class OpenAIServingChat(OpenAIServing):
             messages=messages,
             logprobs=request.logprobs,
             top_logprobs=top,
+            stream=bool(request.stream),
         )
         inference = await self.submit(account, job, "chatcmpl")
         if request.stream:

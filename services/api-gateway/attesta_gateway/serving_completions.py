@@ -67,6 +67,7 @@ class OpenAIServingCompletion(OpenAIServing):
             prompt=prompt,
             logprobs=top is not None,
             top_logprobs=top or 0,
+            stream=bool(request.stream),
         )
         inference = await self.submit(account, job, "cmpl")
         if request.stream:

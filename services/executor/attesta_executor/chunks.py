@@ -2,7 +2,10 @@
 while the engine is slower than the stream), in order, then whatever text the engine
 still held back when it stopped.
 
-Concatenated, the chunk texts equal the text of the signed record.
+Concatenated, the chunk texts equal the text of the signed record. A request that is not
+streamed (`stream_chunks` false: the client waits for the whole answer, without
+log-probs) gets only the first chunk, which tells the gateway that generation started;
+the answer itself comes with the `end`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ class ChunkStream:
         self._tokens = 0
 
     async def steps(self, steps: list[TokenStep]) -> None:
+        if self._tokens and not self._request.stream_chunks:
+            self._tokens += len(steps)
+            return
         logprobs = None
         if self._request.logprobs:
             top = self._request.top_logprobs
@@ -46,7 +52,7 @@ class ChunkStream:
         """At max_tokens the engine may still hold back a possible stop-sequence prefix or
         an incomplete character; the record has the whole text, so the stream gets it too."""
         tail = text[self._streamed :]
-        if tail:
+        if tail and self._request.stream_chunks:
             await self._outbox.event(
                 StreamEvent(
                     type="chunk",

@@ -108,6 +108,25 @@ async def test_chat_logprobs(start_gateway: StartGateway) -> None:
     receiver = next(e for e in gateway.executors if e.received)
     assert receiver.received[0][1].logprobs is True
     assert receiver.received[0][1].top_logprobs == 2
+    # Not streamed, but the log-probs travel in the chunks: the executor must send them.
+    assert receiver.received[0][1].stream_chunks is True
+
+
+async def test_only_a_streamed_answer_asks_for_every_chunk(start_gateway: StartGateway) -> None:
+    gateway = await start_gateway()
+    api_key, _ = await gateway.new_key()
+    client = _openai(gateway, api_key)
+    messages = [{"role": "user", "content": "Hi"}]
+
+    whole = await client.chat.completions.create(model=gateway.model, messages=messages)
+    assert whole.choices[0].message.content == "".join(TOKENS)
+    streamed = await client.chat.completions.create(
+        model=gateway.model, messages=messages, stream=True
+    )
+    assert "".join([c.choices[0].delta.content or "" async for c in streamed if c.choices])
+    asked = {r.inference_id: r for e in gateway.executors for _, r in e.received}
+    assert asked[whole.id].stream_chunks is False
+    assert [r.stream_chunks for i, r in asked.items() if i != whole.id] == [True]
 
 
 async def test_completions(start_gateway: StartGateway) -> None:

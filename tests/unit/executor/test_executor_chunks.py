@@ -81,3 +81,9 @@ async def test_text_held_back_at_the_end_is_sent_last() -> None:
     events = await stream(request(), ["a", ""], "a\n")
     assert "".join(e.text for e in events) == "a\n"
     assert (events[-1].index, events[-1].text, events[-1].token_ids) == (2, "\n", [])
+
+
+async def test_an_answer_nobody_streams_gets_only_its_first_chunk() -> None:
+    events = await stream(request(stream_chunks=False), ["a", "b", "c"], "abcd")
+    # The first says generation started; the text comes with the signed record in `end`.
+    assert [(e.index, e.text, e.token_ids) for e in events] == [(0, "a", [1])]
