@@ -11,6 +11,10 @@ more requests than can be in flight.
 
 The pull request expires every `pull_expires_s` and is renewed, when the server says so
 (status 408) or, if that word was lost to a reconnect, when nothing was heard for longer.
+A refused or unanswered request makes it re-declare the durable consumer first
+(`ensure_consumer`, idempotent): a consumer deleted under a running executor (409
+"Consumer Deleted", or 503 "no responders" for one already gone) is re-created rather
+than asked forever.
 As FastStream's telemetry middleware did, each request's handling is a CONSUMER span that
 continues the producer's trace, so the executor's own publishes hang under it.
 """
@@ -39,6 +43,7 @@ _HEARTBEAT = "100"
 _RETRY_S = 1.0
 
 Handle = Callable[[Msg], Awaitable[None]]
+EnsureConsumer = Callable[[], Awaitable[None]]
 
 
 class PullConsumer:
@@ -55,8 +60,10 @@ class PullConsumer:
         tracer: Tracer,
         *,
         pull_expires_s: float,
+        ensure_consumer: EnsureConsumer | None = None,
     ) -> None:
         self._nc = connection
+        self._ensure_consumer = ensure_consumer
         self._next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
         self._capacity = capacity
         self._handle = handle
@@ -127,22 +134,33 @@ class PullConsumer:
                 self._ended.set()  # nothing stands: close() need not wait
                 await asyncio.sleep(_RETRY_S)
                 continue
-            await self._until_ended()
-            if self._refused:
-                self._refused = False
+            answered = await self._until_ended()
+            refused, self._refused = self._refused, False
+            if refused or not answered:
+                await self._declare_consumer()
+            if refused:
                 await asyncio.sleep(_RETRY_S)
 
-    async def _until_ended(self) -> None:
+    async def _declare_consumer(self) -> None:
+        if self._ensure_consumer is None:
+            return
+        try:
+            await self._ensure_consumer()
+        except Exception as exc:
+            log.warning("could not declare the consumer: %r", exc)
+
+    async def _until_ended(self) -> bool:
         """Until the standing request is over: served in full, expired (408), refused, or
-        silent for longer than it lives (its 408 lost to a reconnect)."""
+        silent for longer than it lives (its 408 lost to a reconnect, or nobody serving
+        the consumer's subject); False for the last."""
         while True:
             try:
                 async with asyncio.timeout(self._expires_s + 1.0):
                     await self._ended.wait()
-                return
+                return True
             except TimeoutError:
                 if not self._heard.is_set():
-                    return
+                    return False
                 self._heard.clear()
 
     async def _received(self, msg: Msg) -> None:

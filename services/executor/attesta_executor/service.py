@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from dataclasses import replace
 from types import TracebackType
 
 from attesta_common.backlog import poll_backlog
@@ -21,6 +22,7 @@ from attesta_common.roles import Role
 from attesta_common.subjects import RECORDS_STREAM
 from attesta_engine.port import Engine
 from attesta_engine.vllm_options import EngineLoadError
+from nats.js.api import DeliverPolicy
 from opentelemetry import trace
 from opentelemetry.trace import TracerProvider
 
@@ -176,6 +178,13 @@ class Executor:
         self._keep_alive = asyncio.create_task(
             self.handler.keep_alive(), name="executor-keep-alive"
         )
+
+        async def ensure_consumer() -> None:
+            # Deleted under us, a consumer comes back from the stream's new messages: from
+            # the start it would replay every request this executor ever served. Those
+            # published while it was missing time out at the gateway, which refunds them.
+            await js.add_consumer(RECORDS_STREAM, replace(config, deliver_policy=DeliverPolicy.NEW))
+
         self._consumer = PullConsumer(
             self.broker.connection,
             RECORDS_STREAM,
@@ -184,6 +193,7 @@ class Executor:
             self.handler.handle,
             self._tracer,
             pull_expires_s=self.settings.pull_expires_s,
+            ensure_consumer=ensure_consumer,
         )
         await self._consumer.start()
         self.ready = True

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import time
 
+import nats.js.errors
 import pytest
 from attesta_common.artifact import TopKArtifact
 from attesta_common.broker import MSG_ID_HEADER
@@ -42,6 +43,7 @@ from executor_requests import (
 )
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
+from nats.js.api import DeliverPolicy
 
 pytestmark = pytest.mark.model
 
@@ -327,3 +329,29 @@ async def test_shutdown_lets_generation_finish_or_hands_it_back(
     await successor.start()
     assert (await stream.closed()).type == "end"
     assert await stored_on(js, inference_finished(hasty.address)) == 2
+
+
+async def test_a_consumer_deleted_under_the_executor_comes_back_for_new_requests(
+    executor: Executor, nc: NatsClient, gateway_broker: NatsBroker, devnet_keys: DevnetKeys
+) -> None:
+    served_record, served = request_record(devnet_keys.gateway, executor.address, max_tokens=2)
+    assert (await run_request(nc, gateway_broker, served_record, served)).events[-1].type == "end"
+    js = nc.jetstream()
+    durable = f"executor-{executor.address}"
+    await js.delete_consumer(RECORDS_STREAM, durable)
+
+    info = None
+    for _ in range(100):  # the standing pull request hears "409 Consumer Deleted" at once
+        try:
+            info = await js.consumer_info(RECORDS_STREAM, durable)
+            break
+        except nats.js.errors.NotFoundError:
+            await asyncio.sleep(0.1)
+    assert info is not None, "the consumer was not re-created"
+    # From new requests: from the stream's start it would replay the one already served.
+    assert info.config.deliver_policy == DeliverPolicy.NEW
+    record, request = request_record(devnet_keys.gateway, executor.address, max_tokens=2)
+    stream = await run_request(nc, gateway_broker, record, request)
+    assert stream.events[-1].type == "end"
+    assert await stored_on(js, inference_finished(executor.address)) == 2
+    assert await stored_on(js, inference_failed(executor.address)) == 0
