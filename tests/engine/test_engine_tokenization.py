@@ -1,11 +1,16 @@
-"""The tokenization shortcut (the Rust tokenizer called directly) gives exactly what the
-Hugging Face wrapper gives: prompt ids for chat and plain prompts, token and output text."""
+"""The tokenization shortcuts give exactly what the plain way gives: the Rust tokenizer
+called directly what the Hugging Face wrapper gives (prompt ids for chat and plain
+prompts, token and output text), and a growing answer decoded piece by piece what
+decoding it whole gives."""
 
 from __future__ import annotations
+
+import random
 
 import pytest
 from attesta_engine.instant import InstantEngine
 from attesta_engine.model_store import REFERENCE_MODEL, ensure_reference_model
+from attesta_engine.steps import GrowingText
 
 CONVERSATIONS = [
     [{"role": "user", "content": "Tell me about lighthouses."}],
@@ -50,3 +55,22 @@ def test_text_ids_and_decoding_match_the_wrapper(engine: InstantEngine, text: st
     assert engine.decode(with_eos) == tokenizer.decode(visible, skip_special_tokens=True)
     for token in with_eos:
         assert engine.token_text(token) == tokenizer.decode([token], skip_special_tokens=False)
+
+
+def test_a_growing_answer_decoded_piece_by_piece_equals_the_whole(engine: InstantEngine) -> None:
+    """Byte-level BPE decodes additively; every prefix of random token lists (most of them
+    broken UTF-8, special tokens and end-of-sequence among them) and of a text with
+    characters split across tokens must decode to what decoding it whole gives."""
+    assert engine.additive_decode
+    rng = random.Random(7)
+    specials = [*sorted(engine.eos_token_ids), 1, 2]
+    lists = [engine.text_prompt_ids("naïve café 🚨🚨 灯台 — done\ufffd and more")]
+    for _ in range(60):
+        tokens = [rng.randrange(engine.vocab_size) for _ in range(rng.randrange(1, 40))]
+        for _ in range(rng.randrange(3)):
+            tokens.insert(rng.randrange(len(tokens) + 1), rng.choice(specials))
+        lists.append(tokens)
+    for tokens in lists:
+        growing = GrowingText(engine.decode, additive=True)
+        for end in range(1, len(tokens) + 1):
+            assert growing.of(tokens[:end]) == engine.decode(tokens[:end]), tokens[:end]

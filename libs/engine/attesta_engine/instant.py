@@ -79,7 +79,9 @@ class InstantEngine(Tokenization):
         on_step: Callable[[TokenStep], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> Generation:
-        steps = StepBuilder(spec, self.top_k, self.eos_token_ids, self.decode)
+        steps = StepBuilder(
+            spec, self.top_k, self.eos_token_ids, self.decode, additive_decode=self.additive_decode
+        )
         while not steps.done:
             if should_stop is not None and should_stop():
                 raise GenerationCancelled

@@ -87,7 +87,9 @@ class ReferenceEngine(Tokenization):
         on_step: Callable[[TokenStep], None] | None,
         should_stop: Callable[[], bool] | None,
     ) -> Generation:
-        steps = StepBuilder(spec, self.top_k, self.eos_token_ids, self.decode)
+        steps = StepBuilder(
+            spec, self.top_k, self.eos_token_ids, self.decode, additive_decode=self.additive_decode
+        )
         step_input = torch.tensor([spec.prompt_token_ids], dtype=torch.long)
         cache = None
         while not steps.done:

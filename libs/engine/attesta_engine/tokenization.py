@@ -27,6 +27,14 @@ class Tokenization:
             return None
         return backend
 
+    @cached_property
+    def additive_decode(self) -> bool:
+        """Whether decoding a token list is decoding its parts and joining them, cut where
+        the text ends in a whole character (byte-level BPE): what lets a growing answer be
+        decoded a piece at a time (`attesta_engine.steps.GrowingText`)."""
+        backend = self._backend
+        return backend is not None and type(backend.decoder).__name__ == "ByteLevel"
+
     def chat_prompt_ids(self, messages: Sequence[dict[str, str]]) -> list[int]:
         backend = self._backend
         if backend is not None:

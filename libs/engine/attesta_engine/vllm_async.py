@@ -124,7 +124,9 @@ class AsyncVllmEngine(Tokenization):
                 "attesta_top_k": self.top_k,
             },
         )
-        steps = StepBuilder(spec, self.top_k, self.eos_token_ids, self.decode)
+        steps = StepBuilder(
+            spec, self.top_k, self.eos_token_ids, self.decode, additive_decode=self.additive_decode
+        )
         prompt = TokensPrompt(prompt_token_ids=list(spec.prompt_token_ids))
         # Leaving the loop early (a stop sequence) closes the stream, which aborts in vLLM.
         async with aclosing(self._llm.generate(prompt, params, self._request_id())) as outputs:
