@@ -74,3 +74,17 @@ def test_a_growing_answer_decoded_piece_by_piece_equals_the_whole(engine: Instan
         growing = GrowingText(engine.decode, additive=True)
         for end in range(1, len(tokens) + 1):
             assert growing.of(tokens[:end]) == engine.decode(tokens[:end]), tokens[:end]
+
+
+def test_a_tokenizer_left_truncating_is_not_used_directly(engine: InstantEngine) -> None:
+    """Another caller of the same tokenizer may leave truncation on (the wrapper does not
+    switch it back off after a call); the prompt must then not be cut."""
+    long_text = "word " * 300
+    whole = engine.text_prompt_ids(long_text)
+    backend = engine._backend
+    backend.enable_truncation(max_length=8)
+    try:
+        assert engine.text_prompt_ids(long_text) == whole
+        assert len(engine.chat_prompt_ids([{"role": "user", "content": long_text}])) > 8
+    finally:
+        backend.no_truncation()

@@ -35,8 +35,18 @@ class Tokenization:
         backend = self._backend
         return backend is not None and type(backend.decoder).__name__ == "ByteLevel"
 
-    def chat_prompt_ids(self, messages: Sequence[dict[str, str]]) -> list[int]:
+    def _plain_encoder(self) -> Any | None:
+        """The Rust tokenizer, if encoding with it now gives what the wrapper gives: the
+        wrapper switches truncation and padding off (and special-token splitting to its
+        setting) on every call, but leaves them as they are afterwards, so another caller
+        of the same tokenizer (vLLM asks for truncation) can leave them on."""
         backend = self._backend
+        if backend is None or backend.truncation is not None or backend.padding is not None:
+            return None
+        return None if backend.encode_special_tokens else backend
+
+    def chat_prompt_ids(self, messages: Sequence[dict[str, str]]) -> list[int]:
+        backend = self._plain_encoder()
         if backend is not None:
             text = self._tokenizer.apply_chat_template(
                 list(messages), add_generation_prompt=True, tokenize=False
@@ -52,7 +62,7 @@ class Tokenization:
         return [int(i) for i in ids]
 
     def text_prompt_ids(self, prompt: str) -> list[int]:
-        backend = self._backend
+        backend = self._plain_encoder()
         if backend is not None:
             return list(backend.encode(prompt, add_special_tokens=False).ids)
         return [int(i) for i in self._tokenizer.encode(prompt, add_special_tokens=False)]

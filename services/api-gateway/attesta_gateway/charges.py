@@ -40,16 +40,14 @@ class ChargeBatcher:
         return await asyncio.shield(done)
 
     async def _write(self) -> None:
+        batch: list[_Pending] = []
         try:
             while self._pending:
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
+                costs = {inference_id: cost for inference_id, cost, _ in batch}
                 try:
-                    charged = await close_many(
-                        self._pool,
-                        {inference_id: cost for inference_id, cost, _ in batch},
-                        "charged",
-                    )
+                    charged = await self._close(costs)
                 except Exception as exc:
                     for _, _, done in batch:
                         if not done.done():
@@ -58,15 +56,25 @@ class ChargeBatcher:
                 for inference_id, _, done in batch:
                     if not done.done():
                         done.set_result(charged.get(inference_id))
+                batch = []
         except BaseException:
             # Cancelled with the gateway: nobody is left to write the rest, and nobody may
             # wait for them forever.
-            for _, _, done in self._pending:
+            for _, _, done in [*batch, *self._pending]:
                 done.cancel()
             self._pending.clear()
             raise
         finally:
             self._writer = None
+
+    async def _close(self, costs: dict[str, int]) -> dict[str, int]:
+        """One statement, tried twice: a batch locks several accounts, so two writers
+        (another gateway, the settler) can deadlock, and Postgres then aborts one of them."""
+        try:
+            return await close_many(self._pool, costs, "charged")
+        except (asyncpg.PostgresError, OSError) as exc:
+            log.warning("charging %d reservations failed (%r); trying once more", len(costs), exc)
+            return await close_many(self._pool, costs, "charged")
 
     async def close(self) -> None:
         """Let the statement in flight, and what queued behind it, finish."""

@@ -11,10 +11,10 @@ more requests than can be in flight.
 
 The pull request expires every `pull_expires_s` and is renewed, when the server says so
 (status 408) or, if that word was lost to a reconnect, when nothing was heard for longer.
-A refused or unanswered request makes it re-declare the durable consumer first
-(`ensure_consumer`, idempotent): a consumer deleted under a running executor (409
-"Consumer Deleted", or 503 "no responders" for one already gone) is re-created rather
-than asked forever.
+A refused or unanswered request makes it check the durable consumer first
+(`ensure_consumer`: `durable.redeclare_consumer`): one deleted under a running executor
+(409 "Consumer Deleted", or 503 "no responders" for one already gone) is re-created
+rather than asked forever.
 As FastStream's telemetry middleware did, each request's handling is a CONSUMER span that
 continues the producer's trace, so the executor's own publishes hang under it.
 """

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from dataclasses import replace
 from types import TracebackType
 
 from attesta_common.backlog import poll_backlog
@@ -22,12 +21,12 @@ from attesta_common.roles import Role
 from attesta_common.subjects import RECORDS_STREAM
 from attesta_engine.port import Engine
 from attesta_engine.vllm_options import EngineLoadError
-from nats.js.api import DeliverPolicy
 from opentelemetry import trace
 from opentelemetry.trace import TracerProvider
 
 from attesta_executor.canary import CanarySpoiler
 from attesta_executor.consumer import PullConsumer
+from attesta_executor.durable import declare_consumer, redeclare_consumer
 from attesta_executor.engine_choice import build_engine
 from attesta_executor.engine_runner import EngineRunner
 from attesta_executor.execution import Execution
@@ -168,7 +167,7 @@ class Executor:
         # Created (or updated: a changed capacity) here rather than on first subscribe,
         # which keeps an existing consumer's old settings.
         config = consumer_config(self.settings, self.address)
-        await js.add_consumer(RECORDS_STREAM, config)
+        await declare_consumer(js, config)
         durable = str(config.durable_name)
         self._backlog = asyncio.create_task(
             poll_backlog(js, RECORDS_STREAM, durable), name="executor-backlog"
@@ -180,10 +179,7 @@ class Executor:
         )
 
         async def ensure_consumer() -> None:
-            # Deleted under us, a consumer comes back from the stream's new messages: from
-            # the start it would replay every request this executor ever served. Those
-            # published while it was missing time out at the gateway, which refunds them.
-            await js.add_consumer(RECORDS_STREAM, replace(config, deliver_policy=DeliverPolicy.NEW))
+            await redeclare_consumer(js, config)
 
         self._consumer = PullConsumer(
             self.broker.connection,

@@ -332,8 +332,13 @@ async def test_shutdown_lets_generation_finish_or_hands_it_back(
 
 
 async def test_a_consumer_deleted_under_the_executor_comes_back_for_new_requests(
-    executor: Executor, nc: NatsClient, gateway_broker: NatsBroker, devnet_keys: DevnetKeys
+    make_executor: ExecutorFactory,
+    nc: NatsClient,
+    gateway_broker: NatsBroker,
+    devnet_keys: DevnetKeys,
 ) -> None:
+    executor = make_executor()
+    await executor.start()
     served_record, served = request_record(devnet_keys.gateway, executor.address, max_tokens=2)
     assert (await run_request(nc, gateway_broker, served_record, served)).events[-1].type == "end"
     js = nc.jetstream()
@@ -355,3 +360,14 @@ async def test_a_consumer_deleted_under_the_executor_comes_back_for_new_requests
     assert stream.events[-1].type == "end"
     assert await stored_on(js, inference_finished(executor.address)) == 2
     assert await stored_on(js, inference_failed(executor.address)) == 0
+
+    # A restart declares the consumer again, keeping the policy it now has (NATS refuses
+    # to change it), and serves on.
+    await executor.stop()
+    restarted = make_executor()
+    await restarted.start()
+    assert (await js.consumer_info(RECORDS_STREAM, durable)).config.deliver_policy == (
+        DeliverPolicy.NEW
+    )
+    record, request = request_record(devnet_keys.gateway, executor.address, max_tokens=2)
+    assert (await run_request(nc, gateway_broker, record, request)).events[-1].type == "end"

@@ -95,3 +95,23 @@ async def test_a_failed_statement_reaches_every_charge_in_it(
     batcher = ChargeBatcher(gone)
     results = await asyncio.gather(*(batcher.charge(i, 1) for i in ids), return_exceptions=True)
     assert all(isinstance(r, asyncpg.InterfaceError) for r in results), results
+
+
+class DeadlockOnce(CountingPool):
+    """Postgres aborting the first statement as a deadlock victim."""
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        self.statements += 1
+        if self.statements == 1:
+            raise asyncpg.DeadlockDetectedError("deadlock detected")
+        return await self.pool.fetch(query, *args)
+
+
+async def test_a_deadlocked_batch_is_tried_again(pool: asyncpg.Pool) -> None:
+    account = await accounts.create_account(pool, "e", "sk-attesta-e", 10_000)
+    assert account is not None
+    ids = await _held(pool, account.id, 4, "e")
+    deadlocking = DeadlockOnce(pool)
+    batcher = ChargeBatcher(deadlocking)  # type: ignore[arg-type]
+    assert await asyncio.gather(*(batcher.charge(i, 3) for i in ids)) == [3] * 4
+    assert deadlocking.statements == 2

@@ -1,0 +1,37 @@
+"""Declaring the executor's durable consumer: at start, and again when it has gone.
+
+NATS never changes a consumer's deliver policy (err 10012), so a declaration keeps the
+policy an existing consumer was created with; a consumer deleted under a running executor
+comes back delivering only new requests (from the stream's start it would replay every
+request this executor ever served; those published while it was missing time out at the
+gateway, which refunds them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from attesta_common.subjects import RECORDS_STREAM
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+
+async def declare_consumer(js: JetStreamContext, config: ConsumerConfig) -> None:
+    """Create the consumer, or update an existing one (a changed capacity)."""
+    try:
+        info = await js.consumer_info(RECORDS_STREAM, str(config.durable_name))
+    except NotFoundError:
+        await js.add_consumer(RECORDS_STREAM, config)
+        return
+    await js.add_consumer(
+        RECORDS_STREAM, replace(config, deliver_policy=info.config.deliver_policy)
+    )
+
+
+async def redeclare_consumer(js: JetStreamContext, config: ConsumerConfig) -> None:
+    """After a refused or unanswered pull request: re-create the consumer if it is gone."""
+    try:
+        await js.consumer_info(RECORDS_STREAM, str(config.durable_name))
+    except NotFoundError:
+        await js.add_consumer(RECORDS_STREAM, replace(config, deliver_policy=DeliverPolicy.NEW))
