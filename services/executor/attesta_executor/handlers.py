@@ -18,7 +18,7 @@ from attesta_common.events import InferenceRequested
 from attesta_common.genesis import Genesis
 from attesta_common.metrics import EXECUTOR_IN_FLIGHT, EXECUTOR_REQUESTS
 from attesta_common.subjects import inference_requested
-from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from attesta_executor.execution import Abandoned, Execution, Outcome
 from attesta_executor.inflight import InFlight
@@ -37,6 +37,11 @@ def consumer_config(settings: ExecutorSettings, address: str) -> ConsumerConfig:
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=settings.ack_wait_s,
         max_ack_pending=settings.capacity,
+        # From the requests published once it exists: a gateway draws only executors it
+        # hears heartbeats from, which start after the consumer, so nothing older is
+        # addressed to a new one, and one re-created after a deletion must not replay
+        # every request its executor ever served.
+        deliver_policy=DeliverPolicy.NEW,
     )
 
 

@@ -343,6 +343,10 @@ async def test_a_consumer_deleted_under_the_executor_comes_back_for_new_requests
     assert (await run_request(nc, gateway_broker, served_record, served)).events[-1].type == "end"
     js = nc.jetstream()
     durable = f"executor-{executor.address}"
+    # Created delivering new requests only, and re-created so.
+    assert (await js.consumer_info(RECORDS_STREAM, durable)).config.deliver_policy == (
+        DeliverPolicy.NEW
+    )
     await js.delete_consumer(RECORDS_STREAM, durable)
 
     info = None
