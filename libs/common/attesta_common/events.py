@@ -71,9 +71,8 @@ class InferenceRequested(Event):
     # The live executors the draw chose from, so anyone can re-derive it from this record
     # with the genesis weights (added in v1 with a default: older records read as empty).
     candidates: list[str] = Field(default_factory=list)
-    # False when the client waits for the whole answer and no log-probs: the executor then
-    # sends one chunk (generation has started) and the `end`, not a chunk per burst of
-    # tokens nobody reads. Added in v1 with a default: older records read as streamed.
+    # False when the client waits for the whole answer without log-probs: the executor sends
+    # only the first chunk and the `end`. Added in v1 with a default: older records stream.
     stream_chunks: bool = True
 
 

@@ -33,13 +33,13 @@ class GrowingText:
 
     def __init__(self, decode: Callable[[Sequence[int]], str], *, additive: bool) -> None:
         self._decode = decode
-        self._additive = additive
+        self.additive = additive
         self._settled_text = ""
         self._settled_tokens = 0
 
     def of(self, tokens: Sequence[int]) -> str:
         """The text of `tokens`, which extend the list of the previous call."""
-        if not self._additive:
+        if not self.additive:
             return self._decode(tokens)
         tail = self._decode(tokens[self._settled_tokens :])
         text = self._settled_text + tail
@@ -82,11 +82,8 @@ class StepBuilder:
         self.output.append(token)
         self._top_ids.append(ids)
         self._top_lps.append(lps)
-        text = self._growing.of(self.output)
-        cut = stop_index(text, self._spec.stop)
-        self.done = token in self._eos or cut is not None
-        if cut is not None:
-            text = text[:cut]
+        text, stopped = self._until_stop(self._growing.of(self.output))
+        self.done = token in self._eos or stopped
         visible = len(text) if self.done else safe_prefix_length(text, self._spec.stop)
         step = TokenStep(position, token, ids, lps, text[self._emitted : visible])
         self._emitted = max(self._emitted, visible)
@@ -97,16 +94,19 @@ class StepBuilder:
             self.done = True
         return step
 
-    def result(self) -> Generation:
-        # Once per answer, the whole output decoded as validators will decode it: the
-        # signed text must be that, whatever the step-by-step decoding said.
-        text = self._decode(self.output)
+    def _until_stop(self, text: str) -> tuple[str, bool]:
+        """The text up to the earliest stop sequence, and whether there was one."""
         cut = stop_index(text, self._spec.stop)
-        if cut is not None:
-            text = text[:cut]
-        if text != self._text:
-            log.error("step-by-step decoding drifted from the whole decoding; using the whole")
-            self._text = text
+        return (text, False) if cut is None else (text[:cut], True)
+
+    def result(self) -> Generation:
+        if self._growing.additive:
+            # Once per answer, the whole output decoded as validators will decode it: the
+            # signed text must be that, whatever the piecewise decoding said.
+            text, _ = self._until_stop(self._decode(self.output))
+            if text != self._text:
+                log.error("piecewise decoding drifted from the whole decoding; using the whole")
+                self._text = text
         artifact = TopKArtifact.from_grid_rows(self._top_k, self._top_ids, self._top_lps)
         return Generation(
             list(self._spec.prompt_token_ids), self.output, self._text, self.finish, artifact

@@ -150,10 +150,6 @@ async def close_many(db: Db, costs: dict[str, int], state: str) -> dict[str, int
     return {row["inference_id"]: int(row["charged"]) for row in rows}
 
 
-async def charge(db: Db, inference_id: str, cost: int) -> int | None:
-    return (await close_many(db, {inference_id: cost}, "charged")).get(inference_id)
-
-
 async def release(db: Db, inference_id: str) -> int | None:
     return (await close_many(db, {inference_id: 0}, "released")).get(inference_id)
 

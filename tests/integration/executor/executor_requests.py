@@ -1,4 +1,5 @@
-"""Signed requests as the gateway makes them, and listeners for what the executor sends."""
+"""Signed requests as the gateway makes them, listeners for what the executor sends, and
+one request run through a live executor."""
 
 from __future__ import annotations
 
@@ -11,10 +12,17 @@ from typing import Any
 from attesta_common.envelope import SignedRecord, sign_event
 from attesta_common.events import ChatMessage, InferenceRequested, SamplingParams
 from attesta_common.keys import SigningKey
+from attesta_common.record_publisher import publish_record
 from attesta_common.stream import StreamEvent
-from attesta_common.subjects import EXECUTOR_HEARTBEAT, RECORDS_STREAM, token_stream
+from attesta_common.subjects import (
+    EXECUTOR_HEARTBEAT,
+    RECORDS_STREAM,
+    inference_requested,
+    token_stream,
+)
 from attesta_devnet.genesis_builder import REFERENCE_MODEL
 from attesta_executor.service import Executor
+from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
@@ -128,3 +136,17 @@ async def last_on(js: JetStreamContext, subject: str) -> bytes:
     msg = await js.get_last_msg(RECORDS_STREAM, subject)
     assert msg.data is not None
     return msg.data
+
+
+async def run_request(
+    nc: NatsClient,
+    broker: NatsBroker,
+    record: SignedRecord,
+    request: InferenceRequested,
+    *,
+    timeout: float = 30.0,
+) -> TokenStream:
+    stream = await TokenStream.open(nc, request.inference_id)
+    await publish_record(broker, inference_requested(request.executor), record)
+    await stream.closed(timeout)
+    return stream

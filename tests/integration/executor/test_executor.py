@@ -7,7 +7,6 @@ import asyncio
 import base64
 import time
 
-import nats.js.errors
 import pytest
 from attesta_common.artifact import TopKArtifact
 from attesta_common.broker import MSG_ID_HEADER
@@ -16,7 +15,6 @@ from attesta_common.events import (
     ExecutorHeartbeat,
     InferenceFailed,
     InferenceFinished,
-    InferenceRequested,
 )
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey
@@ -39,27 +37,13 @@ from executor_requests import (
     TokenStream,
     last_on,
     request_record,
+    run_request,
     stored_on,
 )
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
-from nats.js.api import DeliverPolicy
 
 pytestmark = pytest.mark.model
-
-
-async def run_request(
-    nc: NatsClient,
-    broker: NatsBroker,
-    record: SignedRecord,
-    request: InferenceRequested,
-    *,
-    timeout: float = 30.0,
-) -> TokenStream:
-    stream = await TokenStream.open(nc, request.inference_id)
-    await publish_record(broker, inference_requested(request.executor), record)
-    await stream.closed(timeout)
-    return stream
 
 
 async def test_chat_request_is_generated_signed_and_replayable(
@@ -266,112 +250,3 @@ async def test_concurrent_requests_finish_while_heartbeats_keep_coming(
     assert len(during) >= max(2, int((ended - started) / 0.2) - 2)
     assert all(b.executor == executor.address and b.capacity == 4 for b in during)
     assert max(b.in_flight for b in during) >= 1
-
-
-async def test_redelivered_request_yields_one_record_even_after_a_restart(
-    make_executor: ExecutorFactory,
-    nc: NatsClient,
-    gateway_broker: NatsBroker,
-    devnet_keys: DevnetKeys,
-) -> None:
-    js = nc.jetstream()
-    first = make_executor()
-    await first.start()
-    record, request = request_record(devnet_keys.gateway, first.address, max_tokens=12)
-    subject = inference_requested(first.address)
-    original = (await run_request(nc, gateway_broker, record, request)).events[-1].record
-
-    async def redeliver(msg_id: str) -> dict[str, object] | None:
-        stream = await TokenStream.open(nc, request.inference_id)
-        await js.publish(subject, record.to_bytes(), headers={MSG_ID_HEADER: msg_id})
-        return (await stream.closed()).record
-
-    # The same executor answers from memory; a fresh one regenerates the same bytes.
-    assert await redeliver("again-1") == original
-    await first.stop()
-    # A restart with another capacity also brings the durable consumer up to date.
-    second = make_executor(settings={"capacity": 2})
-    await second.start()
-    assert await redeliver("again-2") == original
-    assert await stored_on(js, inference_finished(first.address)) == 1
-    consumer = await js.consumer_info(RECORDS_STREAM, f"executor-{first.address}")
-    assert consumer.config.max_ack_pending == 2
-
-
-async def test_shutdown_lets_generation_finish_or_hands_it_back(
-    make_executor: ExecutorFactory,
-    nc: NatsClient,
-    gateway_broker: NatsBroker,
-    devnet_keys: DevnetKeys,
-) -> None:
-    js = nc.jetstream()
-    graceful = make_executor()
-    await graceful.start()
-    record, request = request_record(devnet_keys.gateway, graceful.address, max_tokens=24)
-    stream = await TokenStream.open(nc, request.inference_id)
-    await publish_record(gateway_broker, inference_requested(graceful.address), record)
-    await stream.first_chunk()
-    await graceful.stop()
-    assert stream.events[-1].type == "end"
-    assert await stored_on(js, inference_finished(graceful.address)) == 1
-
-    # No grace: the generation is abandoned, its request goes back and the next start
-    # (same durable consumer) finishes it.
-    hasty = make_executor(settings={"shutdown_grace_s": 0.0})
-    await hasty.start()
-    record, request = request_record(devnet_keys.gateway, hasty.address, max_tokens=24)
-    stream = await TokenStream.open(nc, request.inference_id)
-    await publish_record(gateway_broker, inference_requested(hasty.address), record)
-    await stream.first_chunk()
-    await hasty.stop()
-    assert stream.events[-1].type == "chunk"
-    successor = make_executor()
-    await successor.start()
-    assert (await stream.closed()).type == "end"
-    assert await stored_on(js, inference_finished(hasty.address)) == 2
-
-
-async def test_a_consumer_deleted_under_the_executor_comes_back_for_new_requests(
-    make_executor: ExecutorFactory,
-    nc: NatsClient,
-    gateway_broker: NatsBroker,
-    devnet_keys: DevnetKeys,
-) -> None:
-    executor = make_executor()
-    await executor.start()
-    served_record, served = request_record(devnet_keys.gateway, executor.address, max_tokens=2)
-    assert (await run_request(nc, gateway_broker, served_record, served)).events[-1].type == "end"
-    js = nc.jetstream()
-    durable = f"executor-{executor.address}"
-    # Created delivering new requests only, and re-created so.
-    assert (await js.consumer_info(RECORDS_STREAM, durable)).config.deliver_policy == (
-        DeliverPolicy.NEW
-    )
-    await js.delete_consumer(RECORDS_STREAM, durable)
-
-    info = None
-    for _ in range(100):  # the standing pull request hears "409 Consumer Deleted" at once
-        try:
-            info = await js.consumer_info(RECORDS_STREAM, durable)
-            break
-        except nats.js.errors.NotFoundError:
-            await asyncio.sleep(0.1)
-    assert info is not None, "the consumer was not re-created"
-    # From new requests: from the stream's start it would replay the one already served.
-    assert info.config.deliver_policy == DeliverPolicy.NEW
-    record, request = request_record(devnet_keys.gateway, executor.address, max_tokens=2)
-    stream = await run_request(nc, gateway_broker, record, request)
-    assert stream.events[-1].type == "end"
-    assert await stored_on(js, inference_finished(executor.address)) == 2
-    assert await stored_on(js, inference_failed(executor.address)) == 0
-
-    # A restart declares the consumer again, keeping the policy it now has (NATS refuses
-    # to change it), and serves on.
-    await executor.stop()
-    restarted = make_executor()
-    await restarted.start()
-    assert (await js.consumer_info(RECORDS_STREAM, durable)).config.deliver_policy == (
-        DeliverPolicy.NEW
-    )
-    record, request = request_record(devnet_keys.gateway, executor.address, max_tokens=2)
-    assert (await run_request(nc, gateway_broker, record, request)).events[-1].type == "end"

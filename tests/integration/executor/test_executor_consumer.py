@@ -47,6 +47,17 @@ async def _started(
     return consumer
 
 
+def _queued() -> tuple[asyncio.Queue[bytes], Callable[[Msg], Awaitable[None]]]:
+    """A handler that acks each message and queues its data, and the queue."""
+    got: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def handle(msg: Msg) -> None:
+        await msg.ack()
+        got.put_nowait(msg.data)
+
+    return got, handle
+
+
 async def test_at_most_capacity_in_hand_and_the_rest_after_acks(nc: NatsClient) -> None:
     durable, subject = await _consumer(nc, capacity=2)
     release = asyncio.Event()
@@ -79,12 +90,7 @@ async def test_at_most_capacity_in_hand_and_the_rest_after_acks(nc: NatsClient) 
 
 async def test_a_message_after_many_lapsed_requests_still_arrives(nc: NatsClient) -> None:
     durable, subject = await _consumer(nc, capacity=4)
-    got: asyncio.Queue[bytes] = asyncio.Queue()
-
-    async def handle(msg: Msg) -> None:
-        await msg.ack()
-        got.put_nowait(msg.data)
-
+    got, handle = _queued()
     consumer = await _started(nc, durable, 4, handle)
     try:
         await asyncio.sleep(4 * EXPIRES_S)
@@ -110,12 +116,7 @@ async def test_closed_consumer_leaves_new_messages_to_the_next(nc: NatsClient) -
     await asyncio.sleep(2 * EXPIRES_S)
     assert first == []
     # Not stranded on a lapsed request: the next consumer gets it at once.
-    got: asyncio.Queue[bytes] = asyncio.Queue()
-
-    async def take(msg: Msg) -> None:
-        await msg.ack()
-        got.put_nowait(msg.data)
-
+    got, take = _queued()
     successor = await _started(nc, durable, 4, take)
     try:
         async with asyncio.timeout(5):
