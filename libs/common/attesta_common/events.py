@@ -74,6 +74,9 @@ class InferenceRequested(Event):
     # False when the client waits for the whole answer without log-probs: the executor sends
     # only the first chunk and the `end`. Added in v1 with a default: older records stream.
     stream_chunks: bool = True
+    # True when the gateway reads `stored` events (added in v1 with a default): the executor
+    # may then send its `end` while the record is still on its way to JetStream.
+    end_before_stored: bool = False
 
 
 class Receipt(BaseModel):

@@ -1,10 +1,10 @@
 """The per-inference task: publish the request, relay the token stream, charge or release.
 
 It runs apart from the HTTP response, which only reads `Inference.outcomes`; whatever the
-client does, the task ends in exactly one of: charged (a verified `end`; the client hears
-the answer while the charge is written), released (`error`, invalid record, timeout,
-failed publish), or left held on shutdown (the executor may still finish; the settler
-closes stale reservations from the records).
+client does, the task ends in exactly one of: charged (a verified `end` whose record is
+stored; the client hears the answer while the charge is written), released (`error`,
+invalid record, timeout, failed publish), or left held on shutdown (the executor may
+still finish; the settler closes stale reservations from the records).
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ class Failed:
 
 
 Outcome: TypeAlias = StreamEvent | Completed | Failed
+Checked: TypeAlias = tuple[SignedRecord, InferenceFinished]
 
 
 @dataclass
@@ -149,6 +150,8 @@ class Collector:
         started = loop.time()
         deadline = started + settings.request_timeout_s + settings.deadline_grace_s
         heard = False
+        # The checked record of an `end` whose `stored` is still to come.
+        checked: Checked | None = None
         try:
             # One timer for the whole stream, moved once the first event is in: cheaper
             # than a timeout per message.
@@ -166,35 +169,47 @@ class Collector:
                         GATEWAY_TTFT.labels(model=str(request.body.get("model"))).observe(
                             loop.time() - started
                         )
-                    if event.type != "chunk":
+                    if event.type == "chunk":
+                        inference.queue.put_nowait(event)
+                    elif event.type == "end" and not event.stored:
+                        # Checked while JetStream stores it; answered once it is stored.
+                        checked = await self._check(inference, event, request)
+                        if checked is None:
+                            return
+                    elif event.type != "stored" or checked is not None:
                         break
-                    inference.queue.put_nowait(event)
         except TimeoutError:
             await self._release(inference)
             self._fail(inference, 504, "the executor did not answer in time", "timeout")
             return
-        if event.type == "end":
-            await self._finish(inference, event, request)
-        else:
+        if event.type == "error":
             await self._release(inference)
             inference.queue.put_nowait(Failed(_executor_error(event)))
+            return
+        if event.type == "end":
+            checked = await self._check(inference, event, request)
+        if checked is not None:
+            await self._finish(inference, checked)
 
-    async def _finish(
+    async def _check(
         self, inference: Inference, event: StreamEvent, request: SignedRecord
-    ) -> None:
+    ) -> Checked | None:
+        """The `end`'s record if it is the one this request must get; else the inference
+        fails here (None)."""
         try:
-            record, finished = verify_finished(
-                event.record, self.ctx.genesis, inference.executor, request
-            )
+            return verify_finished(event.record, self.ctx.genesis, inference.executor, request)
         except RecordRejected as exc:
             log.warning("inference %s: invalid finished record: %s", inference.inference_id, exc)
             await self._release(inference)
             self._fail(inference, 502, "the executor returned an invalid record", "bad_record")
-            return
-        # The client has its answer before the charge: the work is done and signed, and
-        # whether the charge succeeds changes nothing it hears. Until the charge lands the
-        # escrow holds the reservation, never less than the cost, so no later request can
-        # spend the money meanwhile.
+            return None
+
+    async def _finish(self, inference: Inference, checked: Checked) -> None:
+        record, finished = checked
+        # The client has its answer before the charge: the work is done, signed and stored,
+        # and whether the charge succeeds changes nothing it hears. Until the charge lands
+        # the escrow holds the reservation, never less than the cost, so no later request
+        # can spend the money meanwhile.
         inference.queue.put_nowait(Completed(finished, record.hash))
         usage = finished.usage
         cost = inference_cost(self.ctx.genesis, usage.prompt_tokens, usage.completion_tokens)

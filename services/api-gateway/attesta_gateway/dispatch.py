@@ -78,6 +78,7 @@ class InferenceJob:
             top_logprobs=self.top_logprobs,
             # Chunks carry the log-probs a non-streamed answer reports.
             stream_chunks=self.stream or self.logprobs,
+            end_before_stored=True,
             account=account,
             executor=executor,
             candidates=sorted(address for address, _ in candidates),

@@ -94,7 +94,7 @@ class Execution:
         known = self._recent.get(request_record.hash)
         if known is not None:
             log.info("%s was finished already: publishing its record again", request.inference_id)
-            await self._deliver(request, known)
+            await self._outbox.deliver(request, known)
             return "finished"
         if _now_ms() > request.deadline_ms:
             return await self._fail(
@@ -140,7 +140,7 @@ class Execution:
             log.exception("engine failed on %s", request.inference_id)
             return await self._fail(request_record, request, "engine_error", repr(exc))
         self._recent.put(request_record.hash, record)
-        await self._deliver(request, record)
+        await self._outbox.deliver(request, record)
         return "finished"
 
     async def _generate(self, request: InferenceRequested, prompt: list[int]) -> Generation:
@@ -172,10 +172,6 @@ class Execution:
         generation = await self._runner.generate(spec, on_steps, should_stop)
         await chunks.finish(generation.text)
         return generation
-
-    async def _deliver(self, request: InferenceRequested, record: SignedRecord) -> None:
-        await self._outbox.finished(record)
-        await self._outbox.end(request.inference_id, record)
 
     async def _fail(
         self, request_record: SignedRecord, request: InferenceRequested, code: str, message: str

@@ -28,19 +28,33 @@ class Outbox:
         """Core NATS, fire and forget: the stream is ephemeral, the record is the truth."""
         await self._send(event.inference_id, event.model_dump_json().encode())
 
-    async def end(self, inference_id: str, record: SignedRecord) -> None:
+    async def end(self, inference_id: str, record: SignedRecord, *, stored: bool = True) -> None:
         """The `end` event with the finished record's own bytes spliced in: encoding the
-        record again (it holds the request and the artifact) would give the same JSON."""
+        record again (it holds the request and the artifact) would give the same JSON.
+        `stored` false promises a `stored` event once JetStream acknowledges the record."""
         body = record.body
         head = StreamEvent(
             type="end",
             inference_id=inference_id,
             finish_reason=body["finish_reason"],
             usage=Usage.model_validate(body["usage"]),
+            stored=stored,
         ).model_dump_json(exclude={"record"})
         await self._send(
             inference_id, head[:-1].encode() + b',"record":' + record.to_bytes() + b"}"
         )
+
+    async def deliver(self, request: InferenceRequested, record: SignedRecord) -> None:
+        """The finished record to JetStream and the `end` to the waiting gateway. A gateway
+        that reads `stored` events checks the record while JetStream stores it and answers
+        on `stored`: the store's round trip and the check overlap instead of adding up."""
+        if request.end_before_stored:
+            await self.end(request.inference_id, record, stored=False)
+            await self.finished(record)
+            await self.event(StreamEvent(type="stored", inference_id=request.inference_id))
+        else:
+            await self.finished(record)
+            await self.end(request.inference_id, record)
 
     async def _send(self, inference_id: str, payload: bytes) -> None:
         try:

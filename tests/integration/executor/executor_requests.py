@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from attesta_common.envelope import SignedRecord, sign_event
@@ -47,6 +47,7 @@ def request_record(
     logprobs: bool = False,
     top_logprobs: int = 0,
     deadline_s: float = 60.0,
+    end_before_stored: bool = False,
 ) -> tuple[SignedRecord, InferenceRequested]:
     now_ms = int(time.time() * 1000)
     request = InferenceRequested(
@@ -64,15 +65,19 @@ def request_record(
         reserved=1000,
         requested_at_ms=now_ms,
         deadline_ms=now_ms + int(deadline_s * 1000),
+        end_before_stored=end_before_stored,
     )
     return sign_event(request, signer), request
 
 
 class TokenStream:
-    """Every event on one inference's token stream, until its `end` or `error`."""
+    """Every event on one inference's token stream, until its `error`, its `end` or, after
+    an `end` sent before its record was stored, its `stored`."""
 
     def __init__(self) -> None:
         self.events: list[StreamEvent] = []
+        # Run on each event before the stream may close (a look at JetStream, say).
+        self.on_event: Callable[[StreamEvent], Awaitable[None]] | None = None
         self._closed = asyncio.Event()
         self._started = asyncio.Event()
         self._sub: Any = None
@@ -84,8 +89,10 @@ class TokenStream:
         async def on_message(msg: Any) -> None:
             event = StreamEvent.model_validate_json(msg.data)
             stream.events.append(event)
+            if stream.on_event is not None:
+                await stream.on_event(event)
             stream._started.set()
-            if event.type in ("end", "error"):
+            if event.type in ("stored", "error") or (event.type == "end" and event.stored):
                 stream._closed.set()
 
         stream._sub = await nc.subscribe(token_stream(inference_id), cb=on_message)

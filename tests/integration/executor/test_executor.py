@@ -22,6 +22,7 @@ from attesta_common.receipts import receipt_problems
 from attesta_common.record_publisher import publish_record
 from attesta_common.roles import Role
 from attesta_common.sampling import choose_token
+from attesta_common.stream import StreamEvent
 from attesta_common.subjects import (
     RECORDS_STREAM,
     inference_failed,
@@ -109,6 +110,32 @@ async def test_chat_request_is_generated_signed_and_replayable(
         assert entry.logprob == pytest.approx(row[chunk.token_ids[0]], abs=1e-6)
         assert len(entry.top_logprobs) == 3
         assert entry.bytes == list(entry.token.encode())
+
+
+async def test_end_before_stored_is_followed_by_stored_once_jetstream_has_the_record(
+    executor: Executor, nc: NatsClient, gateway_broker: NatsBroker, devnet_keys: DevnetKeys
+) -> None:
+    record, request = request_record(devnet_keys.gateway, executor.address, end_before_stored=True)
+    subject = inference_finished(executor.address)
+    js = nc.jetstream()
+    before = await stored_on(js, subject)
+    # What JetStream held as each event arrived: the `stored` must never run ahead of it.
+    held: dict[str, int] = {}
+    stream = await TokenStream.open(nc, request.inference_id)
+
+    async def look(event: StreamEvent) -> None:
+        if event.type in ("end", "stored"):
+            held[event.type] = await stored_on(js, subject) - before
+
+    stream.on_event = look
+    await publish_record(gateway_broker, inference_requested(executor.address), record)
+    await stream.closed(30.0)
+
+    end, stored = stream.events[-2:]
+    assert (end.type, end.stored, stored.type) == ("end", False, "stored")
+    assert held["stored"] == 1
+    assert end.record is not None
+    assert await last_on(js, subject) == SignedRecord.model_validate(end.record).to_bytes()
 
 
 async def test_same_seed_same_tokens_and_no_logprobs_unless_asked(

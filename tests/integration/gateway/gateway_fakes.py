@@ -119,6 +119,12 @@ class FakeExecutor:
     chunk_delay_s: float = 0.0
     # Signs the finished record with this key instead (a forgery by another executor).
     forger: SigningKey | None = None
+    # Where the gateway reads `stored` events: the `end` goes out unstored, then this follows
+    # `stored_delay_s` later ("silent": nothing does). None: `end` as older executors send it.
+    after_early_end: Literal["stored", "error", "silent"] | None = None
+    stored_delay_s: float = 0.0
+    # When each `stored` event went out (loop time).
+    stored_sent_at: list[float] = field(default_factory=list)
     received: list[tuple[SignedRecord, InferenceRequested]] = field(default_factory=list)
     _nc: Client | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -190,6 +196,7 @@ class FakeExecutor:
         finish: Literal["stop", "length"] = "length" if len(tokens) < len(TOKENS) else "stop"
         finished = finished_record(self.forger or self.key, record, tokens, finish)
         body = InferenceFinished.model_validate(finished.body)
+        early = self.after_early_end is not None and request.end_before_stored
         await self._send(
             StreamEvent(
                 type="end",
@@ -197,8 +204,18 @@ class FakeExecutor:
                 finish_reason=body.finish_reason,
                 usage=body.usage,
                 record=finished.model_dump(mode="json"),
+                stored=not early,
             )
         )
+        if early and self.after_early_end != "silent":
+            await asyncio.sleep(self.stored_delay_s)
+            if self.after_early_end == "stored":
+                self.stored_sent_at.append(asyncio.get_running_loop().time())
+                await self._send(StreamEvent(type="stored", inference_id=iid))
+            else:
+                await self._send(
+                    StreamEvent(type="error", inference_id=iid, code="broker_gone", message="x")
+                )
 
 
 async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:

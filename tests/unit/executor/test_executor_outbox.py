@@ -1,14 +1,16 @@
 """The `end` event: the finished record's own bytes inside an ordinary stream event, which
-the gateway reads back as the very record that was signed."""
+the gateway reads back as the very record that was signed; and the order in which the
+record and the events leave."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from attesta_common.envelope import record_from_json_object, sign_event
+import pytest
+from attesta_common.envelope import SignedRecord, record_from_json_object, sign_event
 from attesta_common.events import InferenceFinished
 from attesta_common.stream import StreamEvent
-from attesta_common.subjects import token_stream
+from attesta_common.subjects import inference_finished, token_stream
 from attesta_devnet.genesis_builder import DevnetKeys
 from attesta_engine.port import GenerationSpec
 from attesta_executor.outbox import Outbox
@@ -18,16 +20,26 @@ from test_executor_records import request
 
 
 class RecordingConnection:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes]] = []
+    def __init__(self, sent: list[tuple[str, bytes]] | None = None) -> None:
+        self.sent: list[tuple[str, bytes]] = [] if sent is None else sent
 
     async def publish(self, subject: str, payload: bytes) -> None:
         self.sent.append((subject, payload))
 
 
 class RecordingBroker:
-    def __init__(self) -> None:
-        self.connection = RecordingConnection()
+    def __init__(self, sent: list[tuple[str, bytes]] | None = None) -> None:
+        self.connection = RecordingConnection(sent)
+
+
+class RecordingSink:
+    """Records publishes into the same timeline as the stream events."""
+
+    def __init__(self, sent: list[tuple[str, bytes]]) -> None:
+        self.sent = sent
+
+    async def publish(self, subject: str, record: SignedRecord, **_: object) -> None:
+        self.sent.append((subject, record.to_bytes()))
 
 
 async def test_end_carries_the_signed_record_byte_for_byte(devnet_keys: DevnetKeys) -> None:
@@ -59,3 +71,32 @@ async def test_end_carries_the_signed_record_byte_for_byte(devnet_keys: DevnetKe
         record=record.model_dump(mode="json"),
     ).model_dump(mode="json")
     assert event.model_dump(mode="json") == whole
+
+
+@pytest.mark.parametrize("early", [False, True])
+async def test_the_client_side_hears_of_a_record_only_once_it_is_stored(
+    devnet_keys: DevnetKeys, early: bool
+) -> None:
+    key = devnet_keys.executors[0]
+    asked = request(key.address, end_before_stored=early)
+    asked_record = sign_event(asked, devnet_keys.gateway)
+    generation = FakeEngine().generate(GenerationSpec([1, 1], 0.9, 1.0, 4, 5))
+    record = finished_record(key, asked_record, asked, generation)
+    sent: list[tuple[str, bytes]] = []
+    outbox = Outbox(RecordingBroker(sent), key, records=RecordingSink(sent))  # type: ignore[arg-type]
+
+    await outbox.deliver(asked, record)
+
+    stream, stored = token_stream(asked.inference_id), inference_finished(key.address)
+    order = [
+        "record" if subject == stored else StreamEvent.model_validate_json(payload).type
+        for subject, payload in sent
+    ]
+    assert {subject for subject, _ in sent} == {stream, stored}
+    if early:
+        # The `end` goes first, marked unstored; `stored` only after JetStream took it.
+        assert order == ["end", "record", "stored"]
+        assert StreamEvent.model_validate_json(sent[0][1]).stored is False
+    else:
+        assert order == ["record", "end"]
+        assert StreamEvent.model_validate_json(sent[1][1]).stored is True
