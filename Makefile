@@ -84,7 +84,7 @@ bench-overhead-runtime: install
 	$(VENV)/bin/python -m bench.overhead_runtime
 
 # The bus of another revision (REV; default the start of the 2026-12-07 bus work) beside
-# the working tree, alternately.
+# the working tree, or beside revision CURRENT (then REV is needed too), alternately.
 .PHONY: bench-overhead-versions
 bench-overhead-versions: install
-	$(VENV)/bin/python -m bench.overhead_versions $(REV)
+	$(VENV)/bin/python -m bench.overhead_versions $(REV) $(CURRENT)

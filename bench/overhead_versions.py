@@ -1,11 +1,13 @@
-"""`python -m bench.overhead_versions [REV]`: the bus of another revision beside this one.
+"""`python -m bench.overhead_versions [REV [CURRENT]]`: the bus of another revision beside
+this one (or beside revision CURRENT, so that the working tree may change meanwhile).
 
 Absolute times on this shared host drift by tens of percent between runs, so a change to
 the services is measured against its baseline side by side: the network of
 `bench.overhead_bus` (gateway and instant-engine executor, NATS, Postgres) started
 alternately with the services' code of `REV` (default: the commit this session's work
 started from, `BASELINE_REV`; checked out in a temporary git worktree) and with the
-working tree, `ROUNDS` times each (default 3), in alternating order.
+working tree (or `CURRENT`, in a worktree of its own), `ROUNDS` times each (default 3),
+in alternating order.
 
 Only the services' packages differ: both use this checkout's load generator
 (`bench.overhead_load`), stack and instant engine. Per round: latency p50/p99 over
@@ -76,18 +78,27 @@ def _measure(root: Path | None, requests: int, seconds: float) -> dict[str, Any]
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def main() -> None:
-    rev = sys.argv[1] if len(sys.argv) > 1 else BASELINE_REV
-    rounds = int(os.environ.get("ROUNDS", "3"))
-    requests = int(os.environ.get("REQUESTS", "300"))
-    seconds = float(os.environ.get("SECONDS", "10"))
-    worktree = Path(tempfile.mkdtemp(prefix="attesta-baseline-"))
+def _worktree(rev: str) -> Path:
+    worktree = Path(tempfile.mkdtemp(prefix="attesta-rev-"))
     subprocess.run(
         ["git", "-C", str(REPO), "worktree", "add", "--detach", str(worktree), rev],
         check=True,
         capture_output=True,
     )
-    variants: dict[str, Path | None] = {"baseline": worktree, "current": None}
+    return worktree
+
+
+def main() -> None:
+    rev = sys.argv[1] if len(sys.argv) > 1 else BASELINE_REV
+    rounds = int(os.environ.get("ROUNDS", "3"))
+    requests = int(os.environ.get("REQUESTS", "300"))
+    seconds = float(os.environ.get("SECONDS", "10"))
+    current = sys.argv[2] if len(sys.argv) > 2 else None
+    worktrees = [_worktree(rev)] + ([_worktree(current)] if current else [])
+    variants: dict[str, Path | None] = {
+        "baseline": worktrees[0],
+        "current": worktrees[1] if current else None,
+    }
     seen: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
     try:
         for round_ in range(rounds):
@@ -102,11 +113,12 @@ def main() -> None:
                     file=sys.stderr,
                 )
     finally:
-        subprocess.run(
-            ["git", "-C", str(REPO), "worktree", "remove", "--force", str(worktree)],
-            check=False,
-            capture_output=True,
-        )
+        for worktree in worktrees:
+            subprocess.run(
+                ["git", "-C", str(REPO), "worktree", "remove", "--force", str(worktree)],
+                check=False,
+                capture_output=True,
+            )
     medians = {
         name: {key: round(statistics.median(r[key] for r in rows), 3) for key in rows[0]}
         for name, rows in seen.items()
@@ -117,7 +129,13 @@ def main() -> None:
     }
     print(
         json.dumps(
-            {"baseline_rev": rev, "rounds": rounds, **medians, "current_over_baseline": ratios}
+            {
+                "baseline_rev": rev,
+                "current_rev": current,
+                "rounds": rounds,
+                **medians,
+                "current_over_baseline": ratios,
+            }
         )
     )
 

@@ -114,6 +114,37 @@ async def reserve(db: Db, account_id: str, inference_id: str, amount: int) -> bo
     return created is not None
 
 
+async def reserve_many(db: Db, wanted: dict[str, tuple[str, int]]) -> set[str]:
+    """`reserve` for several inferences (id -> (account, amount)) in one statement, an
+    account's all or none: an account whose balance covers the sum of its reservations in
+    the batch gets them all, one that does not gets none (its caller then tries them one
+    by one, so as many fit as would alone). The ids now held."""
+    rows = await db.fetch(
+        """
+        WITH input AS (
+            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+                AS t(inference_id, account_id, amount)
+        ), wanted AS (
+            SELECT account_id, sum(amount) AS total FROM input GROUP BY account_id
+        ), debit AS (
+            UPDATE accounts SET balance = accounts.balance - wanted.total
+            FROM wanted
+            WHERE accounts.id = wanted.account_id
+              AND accounts.balance >= wanted.total AND NOT accounts.disabled
+            RETURNING accounts.id
+        )
+        INSERT INTO reservations (inference_id, account_id, reserved, state)
+        SELECT input.inference_id, input.account_id, input.amount, 'held'
+        FROM input JOIN debit ON debit.id = input.account_id
+        RETURNING inference_id
+        """,
+        list(wanted),
+        [account for account, _ in wanted.values()],
+        [amount for _, amount in wanted.values()],
+    )
+    return {row["inference_id"] for row in rows}
+
+
 async def close_many(db: Db, costs: dict[str, int], state: str) -> dict[str, int]:
     """Close held reservations, each at its cost (capped at the reserved amount), and
     refund the rest, in one statement.

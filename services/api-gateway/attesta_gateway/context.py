@@ -15,6 +15,7 @@ from faststream.nats import NatsBroker
 from attesta_gateway.charges import ChargeBatcher
 from attesta_gateway.executors import ExecutorRegistry
 from attesta_gateway.key_cache import KeyCache
+from attesta_gateway.reservations import ReservationBatcher
 from attesta_gateway.settings import GatewaySettings
 
 # attesta_chain_writer.proofs.load_proof, or a stand-in (tests, a gateway without it).
@@ -29,6 +30,8 @@ class GatewayContext:
     pool: asyncpg.Pool
     # Charges of finished inferences, batched (the releases go one by one: rare).
     charges: ChargeBatcher
+    # Reservations, batched only while a statement is in flight.
+    reservations: ReservationBatcher
     broker: NatsBroker
     # Signed records to JetStream (the request, canaries' commitments).
     records: RecordSink

@@ -110,7 +110,7 @@ class Dispatcher:
         self.canaries = canaries
 
     async def _give_back(
-        self, reserving: asyncio.Future[bool], inference_id: str, exc: BaseException
+        self, reserving: asyncio.Future[bool | None], inference_id: str, exc: BaseException
     ) -> None:
         """Release the escrow of a request that will not be sent, in a task of its own so
         that a cancelled (disconnected) client cannot interrupt it; an error waits for it,
@@ -142,10 +142,8 @@ class Dispatcher:
         # Postgres takes the escrow while the request is signed and its stream subscribed:
         # nothing before the publish needs the answer, and the round trip is then off the
         # request's path.
-        reserving = asyncio.ensure_future(
-            accounts.reserve(ctx.pool, account.id, inference_id, reserved)
-        )
-        # One turn of the loop: the task sends its query and waits for the answer.
+        reserving = ctx.reservations.reserve(account.id, inference_id, reserved)
+        # One turn of the loop: the writer sends its statement and waits for the answer.
         await asyncio.sleep(0)
         try:
             executor = draw_executor(epoch_seed(ctx.genesis, epoch), inference_id, candidates)
@@ -207,7 +205,9 @@ class Dispatcher:
         return inference
 
 
-async def _undo(ctx: GatewayContext, reserving: asyncio.Future[bool], inference_id: str) -> None:
+async def _undo(
+    ctx: GatewayContext, reserving: asyncio.Future[bool | None], inference_id: str
+) -> None:
     """Give back an escrow that was (or is still being) taken for a request that will not
     be sent."""
     try:

@@ -30,6 +30,7 @@ from attesta_gateway.context import GatewayContext, ProofLoader
 from attesta_gateway.dispatch import Dispatcher
 from attesta_gateway.executors import ExecutorRegistry
 from attesta_gateway.key_cache import KeyCache
+from attesta_gateway.reservations import ReservationBatcher
 from attesta_gateway.serving_chat import OpenAIServingChat
 from attesta_gateway.serving_completions import OpenAIServingCompletion
 from attesta_gateway.settings import GatewaySettings
@@ -110,8 +111,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.push_async_callback(pool.close)
         await migrate_tables(pool)
         charges = ChargeBatcher(pool)
-        # Unwound before the pool closes: the last charges are written first.
+        reservations = ReservationBatcher(pool)
+        # Unwound before the pool closes: the last charges and reservations are written first.
         stack.push_async_callback(charges.close)
+        stack.push_async_callback(reservations.close)
 
         broker = make_broker(settings.nats_url, app.state.tracer_provider)
         await broker.connect()
@@ -137,6 +140,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             key=key,
             pool=pool,
             charges=charges,
+            reservations=reservations,
             broker=broker,
             records=RecordPublisher(broker, app.state.tracer_provider),
             registry=registry,
