@@ -3,7 +3,9 @@
 1. The bus: gateway -> NATS JetStream -> executor -> back, with an engine that answers at
    once (attesta_engine.instant): latency added per request (p50/p99 over sequential
    requests) and the requests per second a bounded set of concurrent clients gets, with
-   the CPU each process spends per request and a short profile of gateway and executor.
+   the CPU each process spends per request and a short profile of gateway and executor;
+   then the same with more clients (`--sweep`): `max_rps` is the best of these (none
+   failed), `rps_at_clients` the figure at `--clients`.
 2. Checking: `check_inference` on the reference engine over generating the same answer,
    for 32, 128 and 512-token answers.
 3. The whole network against the engine alone (bench.e2e_latency, fewer runs), and
@@ -39,6 +41,10 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=500, help="sequential requests (bus)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (max_rps)")
     parser.add_argument("--seconds", type=float, default=20.0, help="max_rps duration")
+    parser.add_argument(
+        "--sweep", default="64,128,256", help="more concurrent clients (max_rps); '' skips"
+    )
+    parser.add_argument("--sweep-seconds", type=float, default=10.0, help="each sweep level")
     parser.add_argument("--profile-seconds", type=float, default=5.0, help="0: no profile")
     parser.add_argument("--lengths", default="32,128,512", help="answer lengths (checking)")
     parser.add_argument("--runs", type=int, default=3, help="runs per length (checking)")
@@ -94,7 +100,15 @@ def _table(result: dict[str, Any]) -> str:
     if not isinstance(result["executor_vs_vllm"], dict):
         lines.append(f"| executor_vs_vllm | open: {result.get('vllm', {}).get('open')} | - |")
     lines.append("")
-    lines.append("CPU ms per request at max_rps: " + json.dumps(result["cpu_ms_per_request"]))
+    lines.append(
+        "requests/s by concurrent clients: "
+        + ", ".join(f"{n}: {row['rps']}" for n, row in result["rps_by_clients"].items())
+        + f" (max_rps at {result['max_rps_clients']})"
+    )
+    lines.append(
+        f"CPU ms per request at {result['rps_clients']} clients: "
+        + json.dumps(result["cpu_ms_per_request"])
+    )
     for name in ("gateway", "executor"):
         shares = result.get(f"{name}_profile_by_package")
         if shares:
@@ -106,7 +120,12 @@ def _table(result: dict[str, Any]) -> str:
 def main() -> None:
     args = _arguments()
     result: dict[str, Any] = measure_bus(
-        args.requests, args.clients, args.seconds, args.profile_seconds
+        args.requests,
+        args.clients,
+        args.seconds,
+        args.profile_seconds,
+        sweep=[int(n) for n in args.sweep.split(",") if n],
+        sweep_s=args.sweep_seconds,
     )
     lengths = [int(n) for n in args.lengths.split(",") if n]
     result["validate"] = measure_validate(lengths, args.runs, args.threads)
