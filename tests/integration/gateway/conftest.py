@@ -12,15 +12,26 @@ from typing import Any
 import asyncpg
 import pytest
 import uvicorn
+from attesta_common.db import create_pool
 from attesta_common.genesis import Genesis
 from attesta_devnet.genesis_builder import DevnetKeys
 from attesta_devnet.ports import free_port
 from attesta_gateway.context import ProofLoader
+from attesta_gateway.lifespan import migrate_tables
 from attesta_gateway.main import create_app
 from attesta_gateway.settings import GatewaySettings
 from gateway_fakes import Behavior, FakeExecutor, eventually
 from gateway_harness import Gateway, StartGateway
 from opentelemetry.trace import TracerProvider
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """The gateway's tables on the test database, for the escrow's statements alone."""
+    pool = await create_pool(database_url, max_size=4)
+    await migrate_tables(pool)
+    yield pool
+    await pool.close()
 
 
 @pytest.fixture

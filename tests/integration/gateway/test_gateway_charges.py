@@ -5,15 +5,12 @@ statement reaches every charge in it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import pytest
 from attesta_common.db import create_pool
 from attesta_gateway import accounts
 from attesta_gateway.charges import ChargeBatcher
-from attesta_gateway.lifespan import migrate_tables
 
 RESERVED = 100
 
@@ -28,14 +25,6 @@ class CountingPool:
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         self.statements += 1
         return await self.pool.fetch(query, *args)
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(database_url, max_size=4)
-    await migrate_tables(pool)
-    yield pool
-    await pool.close()
 
 
 async def _held(pool: asyncpg.Pool, account: str, count: int, prefix: str) -> list[str]:

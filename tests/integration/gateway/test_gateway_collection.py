@@ -4,8 +4,9 @@ answered only on `stored`, and released like any unanswered request otherwise.""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
+import pytest
 from gateway_harness import StartGateway
 
 BALANCE = 100_000
@@ -35,30 +36,21 @@ async def test_answer_waits_for_stored_then_charges(start_gateway: StartGateway)
     assert await gateway.balance(account) == BALANCE - row["charged"] > 0
 
 
-async def test_unstored_end_times_out_and_releases(start_gateway: StartGateway) -> None:
+@pytest.mark.parametrize(
+    ("after", "status", "code"), [("silent", 504, "timeout"), ("error", 502, "broker_gone")]
+)
+async def test_no_stored_after_an_unstored_end_releases(
+    start_gateway: StartGateway, after: Literal["silent", "error"], status: int, code: str
+) -> None:
     gateway = await start_gateway(["ok"], request_timeout_s=1.0, deadline_grace_s=0.0)
     (executor,) = gateway.executors
-    executor.after_early_end = "silent"
+    executor.after_early_end = after
     api_key, account = await gateway.new_key(balance=BALANCE)
     async with gateway.client(api_key) as client:
         response = await client.post("/v1/chat/completions", json=_chat(gateway.model))
 
-    assert response.status_code == 504
-    assert response.json()["error"]["code"] == "timeout"
-    await gateway.wait_reservation(executor.received[0][1].inference_id, "released")
-    assert await gateway.balance(account) == BALANCE
-
-
-async def test_error_after_unstored_end_releases(start_gateway: StartGateway) -> None:
-    gateway = await start_gateway(["ok"])
-    (executor,) = gateway.executors
-    executor.after_early_end = "error"
-    api_key, account = await gateway.new_key(balance=BALANCE)
-    async with gateway.client(api_key) as client:
-        response = await client.post("/v1/chat/completions", json=_chat(gateway.model))
-
-    assert response.status_code == 502
-    assert response.json()["error"]["code"] == "broker_gone"
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
     await gateway.wait_reservation(executor.received[0][1].inference_id, "released")
     assert await gateway.balance(account) == BALANCE
 

@@ -5,14 +5,11 @@ went one by one, and a batch that fails goes one by one."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import pytest
 from attesta_common.db import create_pool
 from attesta_gateway import accounts
-from attesta_gateway.lifespan import migrate_tables
 from attesta_gateway.reservations import ReservationBatcher
 
 RESERVED = 100
@@ -37,15 +34,8 @@ class CountingPool:
         if self._fail_batches:
             self._fail_batches -= 1
             raise asyncpg.DeadlockDetectedError("deadlock detected")
-        return await self.pool.fetch(query, *args)
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(database_url, max_size=4)
-    await migrate_tables(pool)
-    yield pool
-    await pool.close()
+        rows: list[asyncpg.Record] = await self.pool.fetch(query, *args)
+        return rows
 
 
 async def _account(pool: asyncpg.Pool, name: str, balance: int) -> str:
