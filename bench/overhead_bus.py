@@ -125,15 +125,13 @@ def measure_bus(
         by_clients = {str(clients): {"rps": result["max_rps"], "failed": load.failed}}
         by_clients |= _sweep(network.gateway_url, sweep or [], sweep_s)
         # The most completed per second at any concurrency, counted only where none failed.
-        best = max(
-            (row for row in by_clients.items() if row[1]["failed"] == 0),
-            key=lambda row: row[1]["rps"],
-            default=(str(clients), {"rps": result["max_rps"]}),
-        )
+        clean = [(n, row["rps"]) for n, row in by_clients.items() if row["failed"] == 0]
+        best = max(clean, key=lambda level: level[1], default=None)
         result |= {
             "rps_at_clients": result["max_rps"],
-            "max_rps": best[1]["rps"],
-            "max_rps_clients": int(best[0]),
+            # None: every level lost requests, so no rate counts.
+            "max_rps": None if best is None else best[1],
+            "max_rps_clients": None if best is None else int(best[0]),
             "rps_by_clients": by_clients,
         }
         if profile is not None:

@@ -94,13 +94,16 @@ def main() -> None:
     requests = int(os.environ.get("REQUESTS", "300"))
     seconds = float(os.environ.get("SECONDS", "10"))
     current = sys.argv[2] if len(sys.argv) > 2 else None
-    worktrees = [_worktree(rev)] + ([_worktree(current)] if current else [])
-    variants: dict[str, Path | None] = {
-        "baseline": worktrees[0],
-        "current": worktrees[1] if current else None,
-    }
-    seen: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
+    worktrees: list[Path] = []
+    seen: dict[str, list[dict[str, Any]]] = {"baseline": [], "current": []}
     try:
+        worktrees.append(_worktree(rev))
+        if current:
+            worktrees.append(_worktree(current))
+        variants: dict[str, Path | None] = {
+            "baseline": worktrees[0],
+            "current": worktrees[1] if current else None,
+        }
         for round_ in range(rounds):
             order = list(variants) if round_ % 2 == 0 else list(reversed(variants))
             for name in order:

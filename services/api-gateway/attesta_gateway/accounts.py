@@ -117,8 +117,10 @@ async def reserve(db: Db, account_id: str, inference_id: str, amount: int) -> bo
 async def reserve_many(db: Db, wanted: dict[str, tuple[str, int]]) -> set[str]:
     """`reserve` for several inferences (id -> (account, amount)) in one statement, an
     account's all or none: an account whose balance covers the sum of its reservations in
-    the batch gets them all, one that does not gets none (its caller then tries them one
-    by one, so as many fit as would alone). The ids now held."""
+    the batch gets them all, one that does not gets none. The ids now held.
+
+    Accounts are locked in id order, as in `close_many`: two statements that each lock
+    several accounts in whatever order their plans visit them can deadlock."""
     rows = await db.fetch(
         """
         WITH input AS (
@@ -126,9 +128,12 @@ async def reserve_many(db: Db, wanted: dict[str, tuple[str, int]]) -> set[str]:
                 AS t(inference_id, account_id, amount)
         ), wanted AS (
             SELECT account_id, sum(amount) AS total FROM input GROUP BY account_id
+        ), locked AS (
+            SELECT id FROM accounts WHERE id IN (SELECT account_id FROM wanted)
+            ORDER BY id FOR UPDATE
         ), debit AS (
             UPDATE accounts SET balance = accounts.balance - wanted.total
-            FROM wanted
+            FROM wanted JOIN locked ON locked.id = wanted.account_id
             WHERE accounts.id = wanted.account_id
               AND accounts.balance >= wanted.total AND NOT accounts.disabled
             RETURNING accounts.id
@@ -145,13 +150,23 @@ async def reserve_many(db: Db, wanted: dict[str, tuple[str, int]]) -> set[str]:
     return {row["inference_id"] for row in rows}
 
 
+async def spendable(db: Db, account_ids: set[str]) -> dict[str, int]:
+    """The balances of the enabled accounts among these."""
+    rows = await db.fetch(
+        "SELECT id, balance FROM accounts WHERE id = ANY($1::text[]) AND NOT disabled",
+        list(account_ids),
+    )
+    return {row["id"]: int(row["balance"]) for row in rows}
+
+
 async def close_many(db: Db, costs: dict[str, int], state: str) -> dict[str, int]:
     """Close held reservations, each at its cost (capped at the reserved amount), and
     refund the rest, in one statement.
 
     Returns the amount charged per reservation that was held; one that was not (already
     settled) is missing: the state guard is what makes a repeated call harmless. Refunds
-    are summed per account first, since one statement updates a row once.
+    are summed per account first, since one statement updates a row once, and the
+    accounts locked in id order (see `reserve_many`).
     """
     rows = await db.fetch(
         """
@@ -168,9 +183,13 @@ async def close_many(db: Db, costs: dict[str, int], state: str) -> dict[str, int
             RETURNING reservations.inference_id, account_id, reserved, charged
         ), refunds AS (
             SELECT account_id, sum(reserved - charged) AS amount FROM closed GROUP BY account_id
+        ), locked AS (
+            SELECT id FROM accounts WHERE id IN (SELECT account_id FROM refunds)
+            ORDER BY id FOR UPDATE
         ), refund AS (
             UPDATE accounts SET balance = accounts.balance + refunds.amount
-            FROM refunds WHERE accounts.id = refunds.account_id
+            FROM refunds JOIN locked ON locked.id = refunds.account_id
+            WHERE accounts.id = refunds.account_id
         )
         SELECT inference_id, charged FROM closed
         """,

@@ -9,7 +9,7 @@ round trip, a parse and a commit are shared by the whole batch.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Generic, TypeVar
 
 Key = TypeVar("Key")
@@ -17,8 +17,9 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 # What one statement does: the results of the items it wrote, by key; a key it leaves out
-# gets None.
-Write = Callable[[dict[Key, Item]], Awaitable[dict[Key, Result]]]
+# gets None, one whose result is an exception gets that raised. An exception it raises
+# reaches every item of the batch.
+Write = Callable[[dict[Key, Item]], Awaitable[Mapping[Key, Result | Exception]]]
 
 
 class StatementBatcher(Generic[Key, Item, Result]):
@@ -30,9 +31,9 @@ class StatementBatcher(Generic[Key, Item, Result]):
         self._writer: asyncio.Task[None] | None = None
 
     def submit(self, key: Key, item: Item) -> asyncio.Future[Result | None]:
-        """Queued at once, and a writer started if none runs: whoever awaits the future
-        next (even after one loop turn) finds its statement already sent. A failed
-        statement's exception reaches every future of its batch."""
+        """Queued at once, and a writer started if none runs: when no statement is in
+        flight, the item's own is sent within one turn of the loop; otherwise it goes in
+        the next batch, once the statement in flight is answered."""
         done: asyncio.Future[Result | None] = asyncio.get_running_loop().create_future()
         self._pending.append((key, item, done))
         if self._writer is None:
@@ -53,8 +54,13 @@ class StatementBatcher(Generic[Key, Item, Result]):
                             done.set_exception(exc)
                     continue
                 for key, _, done in batch:
-                    if not done.done():
-                        done.set_result(results.get(key))
+                    if done.done():
+                        continue
+                    result = results.get(key)
+                    if isinstance(result, Exception):
+                        done.set_exception(result)
+                    else:
+                        done.set_result(result)
                 batch = []
         except BaseException:
             # Cancelled with the gateway: nobody is left to write the rest, and nobody may

@@ -143,9 +143,9 @@ class Dispatcher:
         # nothing before the publish needs the answer, and the round trip is then off the
         # request's path.
         reserving = ctx.reservations.reserve(account.id, inference_id, reserved)
-        # One turn of the loop: the writer sends its statement and waits for the answer.
-        await asyncio.sleep(0)
         try:
+            # One turn of the loop: the writer sends its statement and waits for the answer.
+            await asyncio.sleep(0)
             executor = draw_executor(epoch_seed(ctx.genesis, epoch), inference_id, candidates)
             request = job.request(
                 inference_id=inference_id,

@@ -18,23 +18,41 @@ HELD = "SELECT count(*) FROM reservations WHERE account_id = $1 AND state = 'hel
 
 
 class CountingPool:
-    """The pool, recording which statement each round trip was: one or many."""
+    """The pool, recording each round trip: one reservation, many, or a balance lookup;
+    `fail_batches` batches fail before reaching Postgres, `lose_batches` after committing
+    (their answer lost), `fail_single` names the single reservations that fail."""
 
-    def __init__(self, pool: asyncpg.Pool, fail_batches: int = 0) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        fail_batches: int = 0,
+        lose_batches: int = 0,
+        fail_single: tuple[int, ...] = (),
+    ) -> None:
         self.pool = pool
         self.sent: list[str] = []
         self._fail_batches = fail_batches
+        self._lose_batches = lose_batches
+        self._fail_single = fail_single
 
     async def fetchval(self, query: str, *args: Any) -> Any:
         self.sent.append("one")
+        if self.sent.count("one") in self._fail_single:
+            raise ConnectionResetError("connection lost")
         return await self.pool.fetchval(query, *args)
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        self.sent.append("many")
-        if self._fail_batches:
-            self._fail_batches -= 1
-            raise asyncpg.DeadlockDetectedError("deadlock detected")
+        if query.lstrip().startswith("SELECT id, balance"):
+            self.sent.append("balances")
+        else:
+            self.sent.append("many")
+            if self._fail_batches:
+                self._fail_batches -= 1
+                raise asyncpg.DeadlockDetectedError("deadlock detected")
         rows: list[asyncpg.Record] = await self.pool.fetch(query, *args)
+        if self._lose_batches and self.sent[-1] == "many":
+            self._lose_batches -= 1
+            raise ConnectionResetError("the answer was lost")
         return rows
 
 
@@ -61,20 +79,21 @@ async def test_queued_reservations_share_one_statement(pool: asyncpg.Pool) -> No
     await batcher.close()
 
 
-async def test_a_short_account_gets_as_many_as_fit_in_order(pool: asyncpg.Pool) -> None:
-    short, rich = await _account(pool, "rc", 250), await _account(pool, "rd", 10_000)
+async def test_a_short_account_gets_each_that_fits_in_order(pool: asyncpg.Pool) -> None:
+    short, rich = await _account(pool, "rc", 170), await _account(pool, "rd", 10_000)
     counting = CountingPool(pool)
     batcher = ReservationBatcher(counting)  # type: ignore[arg-type]
     opener = batcher.reserve(rich, "rd-0", RESERVED)
     await asyncio.sleep(0)
-    queued = [batcher.reserve(short, f"rc-{i}", RESERVED) for i in range(4)]
+    queued = [batcher.reserve(short, f"rc-{i}", amount) for i, amount in enumerate([100] * 2)]
     queued.append(batcher.reserve(rich, "rd-1", RESERVED))
+    queued.append(batcher.reserve(short, "rc-2", 50))
     assert await opener is True
-    # The batch's 400 did not fit 250: one by one, the first two do, the rest not; the
-    # other account's reservation went in the batch.
-    assert await asyncio.gather(*queued) == [True, True, False, False, True]
-    assert counting.sent == ["one", "many", "one", "one", "one", "one"]
-    assert await pool.fetchval(BALANCE, short) == 50
+    # 250 did not fit 170: as one at a time, 100 does, the next 100 not, then 50 does; the
+    # other account's reservation went in the batch. Two more statements, not one each.
+    assert await asyncio.gather(*queued) == [True, False, True, True]
+    assert counting.sent == ["one", "many", "balances", "many"]
+    assert await pool.fetchval(BALANCE, short) == 20
     assert await pool.fetchval(HELD, short) == 2
     assert await pool.fetchval(BALANCE, rich) == 10_000 - 2 * RESERVED
 
@@ -99,3 +118,35 @@ async def test_a_lost_database_reaches_every_reservation(database_url: str) -> N
     waiting = [batcher.reserve("acct-x", f"rx-{i}", RESERVED) for i in range(3)]
     results = await asyncio.gather(*waiting, return_exceptions=True)
     assert all(isinstance(r, asyncpg.InterfaceError) for r in results), results
+
+
+async def test_one_failure_one_by_one_is_that_reservations_alone(pool: asyncpg.Pool) -> None:
+    account = await _account(pool, "rf", 10_000)
+    # The batch fails, then the second of the single reservations does.
+    counting = CountingPool(pool, fail_batches=1, fail_single=(3,))
+    batcher = ReservationBatcher(counting)  # type: ignore[arg-type]
+    opener = batcher.reserve(account, "rf-0", RESERVED)
+    await asyncio.sleep(0)
+    queued = [batcher.reserve(account, f"rf-{i}", RESERVED) for i in range(1, 4)]
+    assert await opener is True
+    results = await asyncio.gather(*queued, return_exceptions=True)
+    assert results[0] is True and results[2] is True
+    assert isinstance(results[1], ConnectionResetError)
+    # What was held is what the futures said: nothing held that nobody knows of.
+    assert await pool.fetchval(HELD, account) == 3
+    assert await pool.fetchval(BALANCE, account) == 10_000 - 3 * RESERVED
+
+
+async def test_a_batch_whose_answer_was_lost_is_held_once(pool: asyncpg.Pool) -> None:
+    account = await _account(pool, "rg", 10_000)
+    counting = CountingPool(pool, lose_batches=1)
+    batcher = ReservationBatcher(counting)  # type: ignore[arg-type]
+    opener = batcher.reserve(account, "rg-0", RESERVED)
+    await asyncio.sleep(0)
+    queued = [batcher.reserve(account, f"rg-{i}", RESERVED) for i in range(1, 4)]
+    assert await opener is True
+    # Committed, answer lost, tried one by one: each finds itself held already.
+    assert await asyncio.gather(*queued) == [True] * 3
+    assert counting.sent == ["one", "many", "one", "one", "one"]
+    assert await pool.fetchval(HELD, account) == 4
+    assert await pool.fetchval(BALANCE, account) == 10_000 - 4 * RESERVED

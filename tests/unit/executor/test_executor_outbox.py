@@ -4,16 +4,17 @@ record and the events leave."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from attesta_common.envelope import SignedRecord, record_from_json_object, sign_event
-from attesta_common.events import InferenceFinished
+from attesta_common.events import InferenceFinished, InferenceRequested
 from attesta_common.stream import StreamEvent
 from attesta_common.subjects import inference_finished, token_stream
 from attesta_devnet.genesis_builder import DevnetKeys
 from attesta_engine.port import GenerationSpec
-from attesta_executor.outbox import Outbox
+from attesta_executor.outbox import Outbox, PublishFailed
 from attesta_executor.records import finished_record
 from executor_fakes import FakeEngine
 from test_executor_records import request
@@ -33,12 +34,19 @@ class RecordingBroker:
 
 
 class RecordingSink:
-    """Records publishes into the same timeline as the stream events."""
+    """JetStream as the outbox sees it: a publish returns once the record is acked, here
+    once `acked` is set; acked records go into the same timeline as the stream events."""
 
-    def __init__(self, sent: list[tuple[str, bytes]]) -> None:
+    def __init__(self, sent: list[tuple[str, bytes]], *, fail: bool = False) -> None:
         self.sent = sent
+        self.acked = asyncio.Event()
+        self.acked.set()
+        self._fail = fail
 
     async def publish(self, subject: str, record: SignedRecord, **_: object) -> None:
+        await self.acked.wait()
+        if self._fail:
+            raise ConnectionResetError("the broker went away")
         self.sent.append((subject, record.to_bytes()))
 
 
@@ -73,30 +81,59 @@ async def test_end_carries_the_signed_record_byte_for_byte(devnet_keys: DevnetKe
     assert event.model_dump(mode="json") == whole
 
 
-@pytest.mark.parametrize("early", [False, True])
-async def test_the_client_side_hears_of_a_record_only_once_it_is_stored(
-    devnet_keys: DevnetKeys, early: bool
-) -> None:
+def _delivery(
+    devnet_keys: DevnetKeys, *, early: bool, fail: bool = False
+) -> tuple[Outbox, RecordingSink, InferenceRequested, SignedRecord]:
     key = devnet_keys.executors[0]
     asked = request(key.address, end_before_stored=early)
     asked_record = sign_event(asked, devnet_keys.gateway)
     generation = FakeEngine().generate(GenerationSpec([1, 1], 0.9, 1.0, 4, 5))
     record = finished_record(key, asked_record, asked, generation)
     sent: list[tuple[str, bytes]] = []
-    outbox = Outbox(RecordingBroker(sent), key, records=RecordingSink(sent))  # type: ignore[arg-type]
+    sink = RecordingSink(sent, fail=fail)
+    return Outbox(RecordingBroker(sent), key, records=sink), sink, asked, record  # type: ignore[arg-type]
 
-    await outbox.deliver(asked, record)
 
-    stream, stored = token_stream(asked.inference_id), inference_finished(key.address)
-    order = [
-        "record" if subject == stored else StreamEvent.model_validate_json(payload).type
-        for subject, payload in sent
+def _order(sink: RecordingSink) -> list[str]:
+    return [
+        "record" if "inference.finished" in subject else StreamEvent.model_validate_json(data).type
+        for subject, data in sink.sent
     ]
-    assert {subject for subject, _ in sent} == {stream, stored}
+
+
+@pytest.mark.parametrize("early", [False, True])
+async def test_the_client_side_hears_of_a_record_only_once_it_is_stored(
+    devnet_keys: DevnetKeys, early: bool
+) -> None:
+    outbox, sink, asked, record = _delivery(devnet_keys, early=early)
+    sink.acked.clear()
+    delivering = asyncio.create_task(outbox.deliver(asked, record))
+    await asyncio.sleep(0.05)
+    # JetStream has not acked: nothing but an early, unstored `end` may be out.
+    assert _order(sink) == (["end"] if early else [])
+    sink.acked.set()
+    await delivering
+
+    assert {subject for subject, _ in sink.sent} == {
+        token_stream(asked.inference_id),
+        inference_finished(asked.executor),
+    }
     if early:
-        # The `end` goes first, marked unstored; `stored` only after JetStream took it.
-        assert order == ["end", "record", "stored"]
-        assert StreamEvent.model_validate_json(sent[0][1]).stored is False
+        assert _order(sink) == ["end", "record", "stored"]
+        assert StreamEvent.model_validate_json(sink.sent[0][1]).stored is False
     else:
-        assert order == ["record", "end"]
-        assert StreamEvent.model_validate_json(sent[1][1]).stored is True
+        assert _order(sink) == ["record", "end"]
+        assert StreamEvent.model_validate_json(sink.sent[1][1]).stored is True
+
+
+@pytest.mark.parametrize("early", [False, True])
+async def test_a_record_jetstream_did_not_take_is_never_called_stored(
+    devnet_keys: DevnetKeys, early: bool
+) -> None:
+    outbox, sink, asked, record = _delivery(devnet_keys, early=early, fail=True)
+    with pytest.raises(PublishFailed):
+        await outbox.deliver(asked, record)
+    # The request is redelivered; the gateway never heard its answer was stored.
+    assert _order(sink) == (["end"] if early else [])
+    if early:
+        assert StreamEvent.model_validate_json(sink.sent[0][1]).stored is False
