@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 import asyncpg
+import pytest
 from attesta_common.db import create_pool
 from attesta_gateway import accounts
 from attesta_gateway.reservations import ReservationBatcher
@@ -62,6 +63,18 @@ async def _account(pool: asyncpg.Pool, name: str, balance: int) -> str:
     return account.id
 
 
+async def _behind_one(
+    counting: CountingPool, account: str, prefix: str, count: int
+) -> list[asyncio.Future[bool | None]]:
+    """`count` reservations: the first sent alone, the rest queued behind it."""
+    batcher = ReservationBatcher(counting)  # type: ignore[arg-type]
+    opener = batcher.reserve(account, f"{prefix}-0", RESERVED)
+    await asyncio.sleep(0)  # the first statement is on its way
+    queued = [batcher.reserve(account, f"{prefix}-{i}", RESERVED) for i in range(1, count)]
+    assert await opener is True
+    return queued
+
+
 async def test_queued_reservations_share_one_statement(pool: asyncpg.Pool) -> None:
     first, second = await _account(pool, "ra", 10_000), await _account(pool, "rb", 10_000)
     counting = CountingPool(pool)
@@ -98,16 +111,24 @@ async def test_a_short_account_gets_each_that_fits_in_order(pool: asyncpg.Pool) 
     assert await pool.fetchval(BALANCE, rich) == 10_000 - 2 * RESERVED
 
 
-async def test_a_failed_batch_goes_one_by_one(pool: asyncpg.Pool) -> None:
-    account = await _account(pool, "re", 10_000)
-    counting = CountingPool(pool, fail_batches=1)
-    batcher = ReservationBatcher(counting)  # type: ignore[arg-type]
-    opener = batcher.reserve(account, "re-0", RESERVED)
-    await asyncio.sleep(0)
-    queued = [batcher.reserve(account, f"re-{i}", RESERVED) for i in range(1, 4)]
-    assert await opener is True
+@pytest.mark.parametrize(
+    "trouble",
+    [
+        {"fail_batches": 1},
+        # Committed, its answer lost: one by one, each finds itself held already.
+        {"lose_batches": 1},
+    ],
+    ids=["failed", "answer-lost"],
+)
+async def test_a_failed_batch_goes_one_by_one_and_holds_once(
+    pool: asyncpg.Pool, trouble: dict[str, Any]
+) -> None:
+    name = f"re-{next(iter(trouble))}"
+    account = await _account(pool, name, 10_000)
+    queued = await _behind_one(counting := CountingPool(pool, **trouble), account, name, 4)
     assert await asyncio.gather(*queued) == [True] * 3
     assert counting.sent == ["one", "many", "one", "one", "one"]
+    assert await pool.fetchval(HELD, account) == 4
     assert await pool.fetchval(BALANCE, account) == 10_000 - 4 * RESERVED
 
 
@@ -124,29 +145,10 @@ async def test_one_failure_one_by_one_is_that_reservations_alone(pool: asyncpg.P
     account = await _account(pool, "rf", 10_000)
     # The batch fails, then the second of the single reservations does.
     counting = CountingPool(pool, fail_batches=1, fail_single=(3,))
-    batcher = ReservationBatcher(counting)  # type: ignore[arg-type]
-    opener = batcher.reserve(account, "rf-0", RESERVED)
-    await asyncio.sleep(0)
-    queued = [batcher.reserve(account, f"rf-{i}", RESERVED) for i in range(1, 4)]
-    assert await opener is True
+    queued = await _behind_one(counting, account, "rf", 4)
     results = await asyncio.gather(*queued, return_exceptions=True)
     assert results[0] is True and results[2] is True
     assert isinstance(results[1], ConnectionResetError)
     # What was held is what the futures said: nothing held that nobody knows of.
     assert await pool.fetchval(HELD, account) == 3
     assert await pool.fetchval(BALANCE, account) == 10_000 - 3 * RESERVED
-
-
-async def test_a_batch_whose_answer_was_lost_is_held_once(pool: asyncpg.Pool) -> None:
-    account = await _account(pool, "rg", 10_000)
-    counting = CountingPool(pool, lose_batches=1)
-    batcher = ReservationBatcher(counting)  # type: ignore[arg-type]
-    opener = batcher.reserve(account, "rg-0", RESERVED)
-    await asyncio.sleep(0)
-    queued = [batcher.reserve(account, f"rg-{i}", RESERVED) for i in range(1, 4)]
-    assert await opener is True
-    # Committed, answer lost, tried one by one: each finds itself held already.
-    assert await asyncio.gather(*queued) == [True] * 3
-    assert counting.sent == ["one", "many", "one", "one", "one"]
-    assert await pool.fetchval(HELD, account) == 4
-    assert await pool.fetchval(BALANCE, account) == 10_000 - 4 * RESERVED
