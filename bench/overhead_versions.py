@@ -12,7 +12,8 @@ in alternating order.
 Only the services' packages differ: both use this checkout's load generator
 (`bench.overhead_load`), stack and instant engine. Per round: latency p50/p99 over
 `REQUESTS` sequential requests (default 300, wall time, the engine's own ~0.3 ms
-included), completed requests per second with 32 clients for `SECONDS` (default 10),
+included), completed requests per second with `CLIENTS` concurrent clients (default 32;
+256 finds the most the network completes, docs/overhead.md) for `SECONDS` (default 10),
 and CPU ms per request of each process while saturated. Medians over the rounds, the
 ratios current/baseline, one JSON line.
 """
@@ -53,7 +54,7 @@ def _pythonpath(root: Path | None) -> dict[str, str]:
     return {"PYTHONPATH": os.pathsep.join(paths)}
 
 
-def _measure(root: Path | None, requests: int, seconds: float) -> dict[str, Any]:
+def _measure(root: Path | None, requests: int, seconds: float, clients: int) -> dict[str, Any]:
     env = _pythonpath(root)
     data_dir = Path(tempfile.mkdtemp(prefix="attesta-versions-"))
     network = BenchNetwork(data_dir, gateway_env=env, executor_env=env)
@@ -62,7 +63,7 @@ def _measure(root: Path | None, requests: int, seconds: float) -> dict[str, Any]
         wall = [t * 1000 for t in sequential(network.gateway_url, KEY, requests)]
         pids = service_pids(network)
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        load = saturate(network.gateway_url, KEY, 32, seconds)
+        load = saturate(network.gateway_url, KEY, clients, seconds)
         done = max(load.completed, 1)
         cpu = {n: (cpu_seconds(p) - before[n]) / done * 1000 for n, p in pids.items()}
         return {
@@ -93,6 +94,7 @@ def main() -> None:
     rounds = int(os.environ.get("ROUNDS", "3"))
     requests = int(os.environ.get("REQUESTS", "300"))
     seconds = float(os.environ.get("SECONDS", "10"))
+    clients = int(os.environ.get("CLIENTS", "32"))
     current = sys.argv[2] if len(sys.argv) > 2 else None
     worktrees: list[Path] = []
     seen: dict[str, list[dict[str, Any]]] = {"baseline": [], "current": []}
@@ -107,7 +109,7 @@ def main() -> None:
         for round_ in range(rounds):
             order = list(variants) if round_ % 2 == 0 else list(reversed(variants))
             for name in order:
-                row = _measure(variants[name], requests, seconds)
+                row = _measure(variants[name], requests, seconds, clients)
                 seen[name].append(row)
                 print(
                     f"round {round_ + 1} {name}: p50 {row['p50_ms']:.2f} ms, "
@@ -136,6 +138,7 @@ def main() -> None:
                 "baseline_rev": rev,
                 "current_rev": current,
                 "rounds": rounds,
+                "clients": clients,
                 **medians,
                 "current_over_baseline": ratios,
             }
