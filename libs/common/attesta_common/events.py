@@ -71,11 +71,10 @@ class InferenceRequested(Event):
     # The live executors the draw chose from, so anyone can re-derive it from this record
     # with the genesis weights (added in v1 with a default: older records read as empty).
     candidates: list[str] = Field(default_factory=list)
-    # False when the client waits for the whole answer without log-probs: the executor sends
-    # only the first chunk and the `end`. Added in v1 with a default: older records stream.
+    # Both added in v1 with defaults. stream_chunks is false when the client waits for the
+    # whole answer without log-probs (only the first chunk and the `end` are sent);
+    # end_before_stored is true when the gateway reads `stored` events (docs/architecture.md).
     stream_chunks: bool = True
-    # True when the gateway reads `stored` events (added in v1 with a default): the executor
-    # may then send its `end` while the record is still on its way to JetStream.
     end_before_stored: bool = False
 
 

@@ -30,8 +30,9 @@ class ChargeBatcher:
         return await asyncio.shield(self._batches.submit(inference_id, cost))
 
     async def _close(self, costs: dict[str, int]) -> dict[str, int]:
-        """One statement, tried twice: a batch locks several accounts, so two writers
-        (another gateway, the settler) can deadlock, and Postgres then aborts one of them."""
+        """One statement, tried twice: gateways lock accounts in id order, but a batch
+        can still deadlock with the settler's statements (or lose its connection), and
+        Postgres then aborts one of them."""
         try:
             return await close_many(self._pool, costs, "charged")
         except (asyncpg.PostgresError, OSError) as exc:

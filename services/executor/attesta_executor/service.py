@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from functools import partial
 from types import TracebackType
 
 from attesta_common.backlog import poll_backlog
@@ -178,9 +179,6 @@ class Executor:
             self.handler.keep_alive(), name="executor-keep-alive"
         )
 
-        async def ensure_consumer() -> None:
-            await redeclare_consumer(js, config)
-
         self._consumer = PullConsumer(
             self.broker.connection,
             RECORDS_STREAM,
@@ -189,7 +187,7 @@ class Executor:
             self.handler.handle,
             self._tracer,
             pull_expires_s=self.settings.pull_expires_s,
-            ensure_consumer=ensure_consumer,
+            ensure_consumer=partial(redeclare_consumer, js, config),
         )
         await self._consumer.start()
         self.ready = True
