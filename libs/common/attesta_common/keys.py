@@ -33,6 +33,7 @@ class SigningKey:
         self._fast = coincurve.PrivateKey(secret)
         self.public_key_hex: str = self._cosmpy.public_key.public_key_bytes.hex()
         self.address: str = address_of(self.public_key_hex)
+        self._derived: dict[str, bytes] = {}
 
     @classmethod
     def generate(cls) -> SigningKey:
@@ -58,8 +59,12 @@ class SigningKey:
 
     def derived_secret(self, label: str) -> bytes:
         """A secret for one purpose (`label`), derived from this key and useless for signing."""
-        secret: bytes = self._cosmpy.private_key_bytes
-        return hmac.digest(secret, label.encode(), "sha256")
+        # Kept per label: an executor derives its tag secret for every record it signs.
+        derived = self._derived.get(label)
+        if derived is None:
+            secret: bytes = self._cosmpy.private_key_bytes
+            derived = self._derived[label] = hmac.digest(secret, label.encode(), "sha256")
+        return derived
 
     @property
     def cosmpy_key(self) -> PrivateKey:

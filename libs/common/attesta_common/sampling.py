@@ -45,7 +45,7 @@ def sampling_probabilities(
     if snap:
         logprobs = to_grid_row(logprobs)
     if temperature <= 0.0:
-        best = max(range(len(logprobs)), key=lambda i: (logprobs[i], -i))
+        best = greedy_index(logprobs)
         return [1.0 if i == best else 0.0 for i in range(len(logprobs))]
     scaled = [lp / temperature for lp in logprobs]
     peak = max(scaled)
@@ -62,6 +62,13 @@ def sampling_probabilities(
         head = math.fsum(probs[:kept])
         probs = [p / head if i < kept else 0.0 for i, p in enumerate(probs)]
     return probs
+
+
+def greedy_index(logprobs: Sequence[float]) -> int:
+    """The first maximum: temperature 0's choice."""
+    if not logprobs:
+        raise ValueError("empty top-k")
+    return max(range(len(logprobs)), key=lambda i: (logprobs[i], -i))
 
 
 def choose_index(probs: Sequence[float], u: float) -> int:
@@ -98,5 +105,9 @@ def choose_token(
     *,
     snap: bool = True,
 ) -> int:
+    if temperature <= 0.0:
+        # Greedy: all mass on one token, so no draw can change the choice; the draw's hash
+        # is skipped (the same index `choose_index` would give for every u).
+        return token_ids[greedy_index(to_grid_row(logprobs) if snap else logprobs)]
     probs = sampling_probabilities(logprobs, temperature, top_p, snap=snap)
     return token_ids[choose_index(probs, draw_uniform(seed, position))]

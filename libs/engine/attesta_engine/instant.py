@@ -61,17 +61,21 @@ class InstantEngine(Tokenization):
         self._fillers = [t for t in dict.fromkeys(self._answer) if t not in self.eos_token_ids]
         if len(self._fillers) < top_k:
             raise ValueError("the answer has too few distinct tokens for this top_k")
+        # Every position's distribution, made once: the engine is to take no time.
+        self._rows = [self._row(lead) for lead in self._answer]
+        self._rows.append(self._row(min(self.eos_token_ids)))
 
     @property
     def vocab_size(self) -> int:
         return len(self._tokenizer)
 
-    def topk_at(self, position: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
-        """The distribution at `position`: the answer's token first (EOS once it is over)."""
-        answered = position < len(self._answer)
-        lead = self._answer[position] if answered else min(self.eos_token_ids)
+    def _row(self, lead: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
         tail = [t for t in self._fillers if t != lead][: self.top_k - 1]
         return (lead, *tail), (_LEAD_LOGPROB, *_TAIL_LOGPROBS[: self.top_k - 1])
+
+    def topk_at(self, position: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
+        """The distribution at `position`: the answer's token first (EOS once it is over)."""
+        return self._rows[min(position, len(self._answer))]
 
     def generate(
         self,

@@ -9,7 +9,7 @@ import zlib
 import pytest
 from attesta_common import artifact_ata2
 from attesta_common.artifact import ArtifactError, TopKArtifact
-from attesta_common.logprob_grid import to_grid
+from attesta_common.logprob_grid import MAX_CODE, MIN_CODE, grid_value, to_grid
 
 
 def _artifact(k: int = 5) -> TopKArtifact:
@@ -142,3 +142,41 @@ def test_negative_ids_and_nan_are_refused() -> None:
 def test_codec_module_names_its_own_errors() -> None:
     with pytest.raises(artifact_ata2.CompactArtifactError):
         artifact_ata2.decode(b"ATA1\x01\x00\x00\x00\x00", 10)
+
+
+def _layout_as_specified(k: int, ids: list[list[int]], codes: list[list[int]]) -> bytes:
+    """ATA2 as its module docstring defines it, one value at a time: the encoder must
+    give these bytes exactly (a signed artifact is one byte string per table)."""
+
+    def varint(value: int) -> bytes:
+        out = bytearray()
+        while True:
+            byte, value = value & 0x7F, value >> 7
+            out.append(byte | 0x80 if value else byte)
+            if not value:
+                return bytes(out)
+
+    body = b"".join(varint(row[rank]) for rank in range(k) for row in ids)
+    for rank in range(k):
+        for row in codes:
+            step = row[0] if rank == 0 else row[rank] - row[rank - 1]
+            body += varint(step * 2 if step >= 0 else -step * 2 - 1)
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    header = struct.pack("<4sBI", b"ATA2", k, len(ids))
+    return header + packer.compress(body) + packer.flush()
+
+
+def test_encoding_is_byte_for_byte_the_specified_layout() -> None:
+    rng = random.Random(11)
+    for _ in range(50):
+        k = rng.randrange(1, 6)
+        positions = rng.randrange(0, 40)
+        ids = [
+            [rng.randrange(1 << rng.choice((7, 14, 21, 32))) for _ in range(k)]
+            for _ in range(positions)
+        ]
+        codes = [
+            [rng.randrange(MIN_CODE, MAX_CODE + 1) for _ in range(k)] for _ in range(positions)
+        ]
+        lps = [[grid_value(code) for code in row] for row in codes]
+        assert artifact_ata2.encode(k, ids, lps) == _layout_as_specified(k, ids, codes)

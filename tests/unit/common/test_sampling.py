@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter
 
 import pytest
@@ -40,6 +41,21 @@ def test_greedy_puts_all_mass_on_first_maximum() -> None:
         assert choose_token(IDS, LOGPROBS, 0.0, 1.0, 1, position) == 11
 
 
+def test_greedy_shortcut_chooses_as_the_full_draw_does() -> None:
+    # Temperature 0 skips the draw; the choice must be the one the inverse CDF makes from
+    # the one-hot distribution for any u, including ties that only snapping creates.
+    rng = random.Random(4)
+    tie = [-1.0, math.nextafter(-1.0, 0.0), -2.0]
+    assert to_grid(tie[0]) == to_grid(tie[1])
+    rows = [tie, [-3.0, -0.5, -0.5], *([rng.uniform(-12, 0) for _ in range(5)] for _ in range(200))]
+    for row in rows:
+        for snap in (True, False):
+            probs = sampling_probabilities(row, 0.0, 0.7, snap=snap)
+            for u in (0.0, 0.5, 0.999999):
+                expected = IDS[choose_index(probs, u)]
+                assert choose_token(IDS[: len(row)], row, 0.0, 0.7, 9, 3, snap=snap) == expected
+
+
 def test_top_p_keeps_the_shortest_prefix_reaching_p() -> None:
     # 0.69, not 0.7: on the reporting grid 0.5 + 0.2 may land a hair below 0.7.
     probs = sampling_probabilities(LOGPROBS, 1.0, 0.69)
@@ -71,3 +87,5 @@ def test_inverse_cdf_and_boundary_distance(u: float) -> None:
 def test_empty_top_k_is_an_error() -> None:
     with pytest.raises(ValueError):
         sampling_probabilities([], 1.0, 1.0)
+    with pytest.raises(ValueError):
+        choose_token([], [], 0.0, 1.0, 1, 0)
