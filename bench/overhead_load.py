@@ -21,6 +21,16 @@ MESSAGES = [{"role": "user", "content": "Tell me about lighthouses."}]
 MAX_TOKENS = 32
 BODY = {"model": MODEL, "messages": MESSAGES, "max_tokens": MAX_TOKENS, "temperature": 0.0}
 CHAT_PATH = "/v1/chat/completions"
+
+
+def body_for(seed: int) -> dict[str, object]:
+    """The chat request with a new seed, and its own text: the executor keeps the ids of
+    prompt pieces that recur (a chat template's, a fixed system prompt), and clients'
+    own text does not recur."""
+    text = f"{MESSAGES[0]['content']} (request {seed})"
+    return BODY | {"seed": seed, "messages": [{"role": "user", "content": text}]}
+
+
 WARM_UP = 10
 
 
@@ -43,7 +53,7 @@ class Requests:
     def get(self, seed: int) -> bytes:
         if self.path != CHAT_PATH:
             return self._health
-        return encode_request(self._host, self.path, self._key, BODY | {"seed": seed})
+        return encode_request(self._host, self.path, self._key, body_for(seed))
 
     def check(self, body: bytes) -> None:
         if self.path == CHAT_PATH:

@@ -10,7 +10,9 @@ import random
 import pytest
 from attesta_engine.instant import InstantEngine
 from attesta_engine.model_store import REFERENCE_MODEL, ensure_reference_model
+from attesta_engine.segments import SegmentCache
 from attesta_engine.steps import GrowingText
+from tokenizers import AddedToken, Tokenizer, models, normalizers
 
 CONVERSATIONS = [
     [{"role": "user", "content": "Tell me about lighthouses."}],
@@ -88,3 +90,54 @@ def test_a_tokenizer_left_truncating_is_not_used_directly(engine: InstantEngine)
         assert len(engine.chat_prompt_ids([{"role": "user", "content": long_text}])) > 8
     finally:
         backend.no_truncation()
+
+
+def test_prompts_encoded_piece_by_piece_match_the_whole(engine: InstantEngine) -> None:
+    """Recurring pieces between added tokens are kept (attesta_engine.segments); random
+    texts with added tokens anywhere, twice each (the second time from memory), must give
+    what encoding the whole text gives."""
+    segments = engine._segments
+    assert segments is not None
+    backend = engine._backend
+    rng = random.Random(3)
+    added = ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<repo_name>", "<reponame>"]
+    alphabet = [*"ab cé\n\t灯🚨<|>_", "<|im", "_start|", "end|>", "  "]
+    texts = [*TEXTS, "<|im_start|><|im_end|>", "<|im_start|<|im_start|>>", "<reponame>x"]
+    for _ in range(300):
+        parts = [rng.choice(alphabet) for _ in range(rng.randrange(0, 12))]
+        for _ in range(rng.randrange(0, 4)):
+            parts.insert(rng.randrange(len(parts) + 1), rng.choice(added))
+        texts.append("".join(parts))
+    for text in texts * 2:
+        whole = list(backend.encode(text, add_special_tokens=False).ids)
+        assert engine.text_prompt_ids(text) == whole, text
+    for messages in CONVERSATIONS:
+        first = engine.chat_prompt_ids(messages)
+        assert engine.chat_prompt_ids(messages) == first
+
+
+def test_pieces_are_kept_within_bounds(
+    engine: InstantEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    segments = SegmentCache.for_backend(engine._backend)
+    assert segments is not None
+    monkeypatch.setattr("attesta_engine.segments.MAX_PIECES", 4)
+    monkeypatch.setattr("attesta_engine.segments.MAX_PIECE_CHARS", 10)
+    for n in range(10):
+        segments.encode(engine._backend, f"<|im_start|>piece {n}<|im_end|>")
+        assert len(segments._pieces) <= 4
+    segments.encode(engine._backend, "a long piece of text")
+    assert "a long piece of text" not in segments._pieces
+
+
+def test_tokenizers_with_other_cuts_are_encoded_whole() -> None:
+    """An added token that strips spaces or is normalized cuts differently: no pieces."""
+    for token in (AddedToken("<x>", lstrip=True), AddedToken("<x>", normalized=True)):
+        tokenizer = Tokenizer(models.WordLevel({"a": 0, "[UNK]": 1}, unk_token="[UNK]"))
+        tokenizer.add_special_tokens([token])
+        assert SegmentCache.for_backend(tokenizer) is None
+    plain = Tokenizer(models.WordLevel({"a": 0, "[UNK]": 1}, unk_token="[UNK]"))
+    plain.add_special_tokens([AddedToken("<x>", normalized=False)])
+    assert SegmentCache.for_backend(plain) is not None
+    plain.normalizer = normalizers.Lowercase()
+    assert SegmentCache.for_backend(plain) is None

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
+from attesta_engine.segments import SegmentCache
+
 
 class Tokenization:
     _tokenizer: Any
@@ -45,6 +47,17 @@ class Tokenization:
             return None
         return None if backend.encode_special_tokens else backend
 
+    @cached_property
+    def _segments(self) -> SegmentCache | None:
+        backend = self._backend
+        return None if backend is None else SegmentCache.for_backend(backend)
+
+    def _encode_plain(self, backend: Any, text: str) -> list[int]:
+        segments = self._segments
+        if segments is not None:
+            return segments.encode(backend, text)
+        return list(backend.encode(text, add_special_tokens=False).ids)
+
     def chat_prompt_ids(self, messages: Sequence[dict[str, str]]) -> list[int]:
         backend = self._plain_encoder()
         if backend is not None:
@@ -53,7 +66,7 @@ class Tokenization:
             )
             # What apply_chat_template(tokenize=True) does with the text: no special
             # tokens added (the template writes its own).
-            return list(backend.encode(text, add_special_tokens=False).ids)
+            return self._encode_plain(backend, text)
         encoded = self._tokenizer.apply_chat_template(
             list(messages), add_generation_prompt=True, tokenize=True
         )
@@ -64,7 +77,7 @@ class Tokenization:
     def text_prompt_ids(self, prompt: str) -> list[int]:
         backend = self._plain_encoder()
         if backend is not None:
-            return list(backend.encode(prompt, add_special_tokens=False).ids)
+            return self._encode_plain(backend, prompt)
         return [int(i) for i in self._tokenizer.encode(prompt, add_special_tokens=False)]
 
     def token_text(self, token_id: int) -> str:
