@@ -88,3 +88,9 @@ bench-overhead-runtime: install
 .PHONY: bench-overhead-versions
 bench-overhead-versions: install
 	$(VENV)/bin/python -m bench.overhead_versions $(REV) $(CURRENT)
+
+# The executor's own CPU per request (check, tokenize, instant engine, sign) of REV
+# (default HEAD) beside the working tree, alternately: steadier than the whole bus.
+.PHONY: bench-executor-work
+bench-executor-work: install
+	$(VENV)/bin/python -m bench.executor_work $(REV)

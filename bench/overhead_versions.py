@@ -46,7 +46,7 @@ PACKAGES = [
 ]
 
 
-def _pythonpath(root: Path | None) -> dict[str, str]:
+def revision_env(root: Path | None) -> dict[str, str]:
     """Service environment putting `root`'s packages ahead of the installed ones."""
     if root is None:
         return {}
@@ -55,7 +55,7 @@ def _pythonpath(root: Path | None) -> dict[str, str]:
 
 
 def _measure(root: Path | None, requests: int, seconds: float, clients: int) -> dict[str, Any]:
-    env = _pythonpath(root)
+    env = revision_env(root)
     data_dir = Path(tempfile.mkdtemp(prefix="attesta-versions-"))
     network = BenchNetwork(data_dir, gateway_env=env, executor_env=env)
     network.start(ready_timeout_s=120)
@@ -79,7 +79,7 @@ def _measure(root: Path | None, requests: int, seconds: float, clients: int) -> 
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _worktree(rev: str) -> Path:
+def checkout(rev: str) -> Path:
     worktree = Path(tempfile.mkdtemp(prefix="attesta-rev-"))
     subprocess.run(
         ["git", "-C", str(REPO), "worktree", "add", "--detach", str(worktree), rev],
@@ -99,9 +99,9 @@ def main() -> None:
     worktrees: list[Path] = []
     seen: dict[str, list[dict[str, Any]]] = {"baseline": [], "current": []}
     try:
-        worktrees.append(_worktree(rev))
+        worktrees.append(checkout(rev))
         if current:
-            worktrees.append(_worktree(current))
+            worktrees.append(checkout(current))
         variants: dict[str, Path | None] = {
             "baseline": worktrees[0],
             "current": worktrees[1] if current else None,
