@@ -72,7 +72,7 @@ class InferenceRequested(Event):
     # with the genesis weights (added in v1 with a default: older records read as empty).
     candidates: list[str] = Field(default_factory=list)
     # Both added in v1 with defaults. stream_chunks is false when the client waits for the
-    # whole answer without log-probs (only the first chunk and the `end` are sent);
+    # whole answer without log-probs (at most the first chunk, and the `end`, are sent);
     # end_before_stored is true when the gateway reads `stored` events (docs/architecture.md).
     stream_chunks: bool = True
     end_before_stored: bool = False

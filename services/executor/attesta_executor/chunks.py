@@ -5,7 +5,8 @@ still held back when it stopped.
 Concatenated, the chunk texts equal the text of the signed record. A request that is not
 streamed (`stream_chunks` false: the client waits for the whole answer, without
 log-probs) gets only the first chunk, which tells the gateway that generation started;
-the answer itself comes with the `end`.
+the answer itself comes with the `end`. When the first burst is also the last (a short
+answer, a fast engine), not even that: the `end` follows at once.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ class ChunkStream:
         self._streamed = 0
         self._tokens = 0
 
-    async def steps(self, steps: list[TokenStep]) -> None:
-        if self._tokens and not self._request.stream_chunks:
+    async def steps(self, steps: list[TokenStep], *, last: bool = False) -> None:
+        """One burst; `last` when the generation has ended with it."""
+        if not self._request.stream_chunks and (self._tokens or last):
             self._tokens += len(steps)
             return
         logprobs = None

@@ -32,8 +32,9 @@ T = TypeVar("T")
 # Prompt text up to this many characters is tokenized on the event loop (`tokenize`).
 INLINE_TOKENIZE_CHARS = 2048
 
-# Called with the steps in order, one or more at a time (never zero).
-StepHandler = Callable[[list[TokenStep]], Awaitable[None]]
+# Called with the steps in order, one or more at a time (never zero), and whether these are
+# the last: the generation has ended and no step follows.
+StepHandler = Callable[[list[TokenStep], bool], Awaitable[None]]
 
 
 class EngineRunner:
@@ -105,7 +106,7 @@ class EngineRunner:
                     steps = gathered.copy()
                     gathered.clear()
                 if steps:
-                    await on_step(steps)
+                    await on_step(steps, ended)
                 if ended:
                     break
         except BaseException:

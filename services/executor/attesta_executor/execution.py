@@ -161,13 +161,13 @@ class Execution:
 
         started = time.perf_counter()
 
-        async def on_steps(steps: list[TokenStep]) -> None:
+        async def on_steps(steps: list[TokenStep], last: bool) -> None:
             if steps[0].position == 0:
                 trace.get_current_span().set_attribute(
                     "attesta.time_to_first_token_s", time.perf_counter() - started
                 )
             self._tokens.inc(len(steps))
-            await chunks.steps(steps)
+            await chunks.steps(steps, last=last)
 
         generation = await self._runner.generate(spec, on_steps, should_stop)
         await chunks.finish(generation.text)

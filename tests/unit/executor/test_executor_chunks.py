@@ -83,6 +83,19 @@ async def test_text_held_back_at_the_end_is_sent_last() -> None:
     assert (events[-1].index, events[-1].text, events[-1].token_ids) == (2, "\n", [])
 
 
+async def test_an_answer_nobody_streams_and_done_in_one_burst_gets_no_chunk() -> None:
+    sink = Sink()
+    chunks = ChunkStream(sink, request(stream_chunks=False), VOCAB.__getitem__)  # type: ignore[arg-type]
+    burst = [TokenStep(p, 1, TOP_IDS, TOP_LOGPROBS, d) for p, d in enumerate("abc")]
+    await chunks.steps(burst, last=True)
+    await chunks.finish("abcd")
+    # The `end` follows at once; a streamed answer still gets its chunks.
+    assert sink.events == []
+    streamed = ChunkStream(sink, request(), VOCAB.__getitem__)  # type: ignore[arg-type]
+    await streamed.steps(burst, last=True)
+    assert [(e.index, e.text) for e in sink.events] == [(0, "abc")]
+
+
 async def test_an_answer_nobody_streams_gets_only_its_first_chunk() -> None:
     events = await stream(request(stream_chunks=False), ["a", "b", "c"], "abcd")
     # The first says generation started; the text comes with the signed record in `end`.

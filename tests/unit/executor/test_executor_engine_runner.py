@@ -24,14 +24,19 @@ async def test_steps_arrive_in_order_on_the_loop_then_the_result() -> None:
     seen: list[int] = []
     loop_thread = threading.current_thread().name
 
-    async def on_step(steps: list[TokenStep]) -> None:
+    lasts: list[bool] = []
+
+    async def on_step(steps: list[TokenStep], last: bool) -> None:
         assert threading.current_thread().name == loop_thread
         assert steps
         seen.extend(step.position for step in steps)
+        lasts.append(last)
 
     generation = await runner.generate(spec(), on_step)
     runner.close()
     assert seen == list(range(6))
+    # `last` is never said of a burst that more steps follow.
+    assert not any(lasts[:-1])
     assert len(generation.output_token_ids) == 6
     assert all(name.startswith("engine") for name in engine.threads)
 
@@ -39,7 +44,7 @@ async def test_steps_arrive_in_order_on_the_loop_then_the_result() -> None:
 async def test_engine_errors_reach_the_caller() -> None:
     runner = EngineRunner(FakeEngine(fail_at=2))
 
-    async def on_step(steps: list[TokenStep]) -> None:
+    async def on_step(steps: list[TokenStep], last: bool) -> None:
         return None
 
     with pytest.raises(RuntimeError, match="fake engine failure"):
@@ -51,7 +56,7 @@ async def test_a_failing_step_handler_stops_the_engine() -> None:
     engine = FakeEngine()
     runner = EngineRunner(engine)
 
-    async def on_step(steps: list[TokenStep]) -> None:
+    async def on_step(steps: list[TokenStep], last: bool) -> None:
         raise ConnectionError("stream gone")
 
     with pytest.raises(ConnectionError):
@@ -74,7 +79,7 @@ async def test_steps_that_queued_up_meanwhile_come_as_one_burst() -> None:
     bursts: list[list[int]] = []
     first = asyncio.Event()
 
-    async def on_step(steps: list[TokenStep]) -> None:
+    async def on_step(steps: list[TokenStep], last: bool) -> None:
         bursts.append([step.position for step in steps])
         if not first.is_set():
             first.set()
@@ -87,7 +92,7 @@ async def test_steps_that_queued_up_meanwhile_come_as_one_burst() -> None:
     assert len(bursts) < 40 and max(len(b) for b in bursts) > 1
 
 
-async def _ignore(steps: list[TokenStep]) -> None:
+async def _ignore(steps: list[TokenStep], last: bool) -> None:
     return None
 
 
@@ -110,7 +115,7 @@ async def test_the_loop_is_woken_once_per_burst_not_per_step(wakeups: list[int])
     runner = EngineRunner(FakeEngine())
     bursts: list[int] = []
 
-    async def on_step(steps: list[TokenStep]) -> None:
+    async def on_step(steps: list[TokenStep], last: bool) -> None:
         bursts.append(len(steps))
         await asyncio.sleep(0.05)  # the engine runs ahead meanwhile
 
@@ -120,6 +125,20 @@ async def test_the_loop_is_woken_once_per_burst_not_per_step(wakeups: list[int])
     # One wake-up per burst, plus the worker thread's result handed back to the loop
     # (per step it was 40 and more).
     assert len(wakeups) <= len(bursts) + 1 and len(bursts) < 40
+
+
+async def test_an_engine_on_the_loop_reports_its_only_burst_as_the_last() -> None:
+    """A `ConcurrentEngine` that makes the whole answer in one turn (the instant engine, a
+    short answer) gives one burst, known to be the last."""
+    runner = EngineRunner(LoopEngine())
+    calls: list[tuple[int, bool]] = []
+
+    async def on_step(steps: list[TokenStep], last: bool) -> None:
+        calls.append((len(steps), last))
+
+    await runner.generate(spec(5), on_step)
+    runner.close()
+    assert calls == [(5, True)]
 
 
 async def test_short_prompts_tokenize_on_the_loop_long_ones_off_it() -> None:
@@ -153,7 +172,7 @@ async def test_an_engine_on_the_loop_does_not_wake_it_through_the_self_pipe(
     runner = EngineRunner(LoopEngine())
     seen: list[int] = []
 
-    async def on_step(steps: list[TokenStep]) -> None:
+    async def on_step(steps: list[TokenStep], last: bool) -> None:
         seen.extend(step.position for step in steps)
 
     generation = await runner.generate(spec(8), on_step)
