@@ -46,6 +46,33 @@ async def _close_stale_escrow(conn: asyncpg.Connection, epoch: int) -> None:
     )
 
 
+# A gateway takes the reservation, then publishes the request; one that crashed in between
+# left money held that no record names. Far longer than any request lives (the gateway
+# caps its timeout well below it), so a request that was sent has its record projected.
+ORPHAN_AFTER_S = 3600
+
+
+async def _release_orphaned_escrow(conn: asyncpg.Connection) -> None:
+    """Give back reservations that no request record names an hour after they were taken."""
+    await conn.execute(
+        """
+        WITH released AS (
+            UPDATE reservations AS r SET state = 'released', updated_at = now()
+            WHERE r.state = 'held'
+                AND r.created_at < now() - make_interval(secs => $1)
+                AND NOT EXISTS (SELECT 1 FROM inferences AS i WHERE i.inference_id = r.inference_id)
+            RETURNING r.account_id, r.reserved AS back
+        ),
+        per_account AS (
+            SELECT account_id, sum(back) AS back FROM released GROUP BY account_id
+        )
+        UPDATE accounts AS a SET balance = a.balance + p.back
+        FROM per_account AS p WHERE a.id = p.account_id
+        """,
+        ORPHAN_AFTER_S,
+    )
+
+
 async def _refund(conn: asyncpg.Connection, refund: Refund) -> None:
     # Never give back more than was taken: the refund names the cost, the reservation
     # holds what the gateway actually charged.
@@ -114,6 +141,7 @@ async def apply_settlement(
     # Stale escrow first: an invalidated inference whose reservation was still held is
     # charged here, then refunded below, so its account ends up whole either way.
     await _close_stale_escrow(conn, event.epoch)
+    await _release_orphaned_escrow(conn)
     for refund in event.refunds:
         await _refund(conn, refund)
     for participant in event.participants:

@@ -8,6 +8,7 @@ import json
 from attesta_common import subjects
 from attesta_common.envelope import SignedRecord
 from attesta_common.pricing import inference_cost
+from attesta_settler.payouts import ORPHAN_AFTER_S
 from settler_records import (
     FUTURE_EPOCH,
     SETTLED_EPOCH,
@@ -110,3 +111,29 @@ async def test_settles_nothing_before_the_epoch_is_over(net: Net) -> None:
         assert await net.pool.fetchval("SELECT count(*) FROM epoch_settlements") == 0
     finally:
         await settler.stop()
+
+
+async def test_reservations_no_request_names_are_given_back_after_an_hour(net: Net) -> None:
+    """A gateway that crashed between taking a reservation and publishing its request left
+    money held that no record names: the settlement gives it back once it is an hour old,
+    and leaves younger ones (their request may still be on its way) and named ones alone."""
+    await seed_escrow(net.pool)
+    await net.pool.executemany(
+        "INSERT INTO reservations (inference_id, account_id, reserved, state, created_at) "
+        "VALUES ($1, 'acct-1', $2, 'held', now() - make_interval(secs => $3))",
+        [("never-sent-old", 70, ORPHAN_AFTER_S + 60), ("never-sent-new", 80, 60)],
+    )
+    await publish_epoch(net)
+    settler = net.settler()
+    await settler.start()
+    try:
+        await settled_epoch(net)
+    finally:
+        await settler.stop()
+    states = dict(await net.pool.fetch("SELECT inference_id, state FROM reservations"))
+    assert states["never-sent-old"] == "released"
+    assert states["never-sent-new"] == "held"
+    # As in the test above (1310), plus the 70 given back; inf-f, named by a record of a
+    # later epoch, stays held whatever its age.
+    assert await net.pool.fetchval("SELECT balance FROM accounts WHERE id = 'acct-1'") == 1380
+    assert states["inf-f"] == "held"

@@ -10,6 +10,8 @@ from attesta_common.genesis import Genesis
 from attesta_devnet.genesis_builder import DevnetKeys
 from attesta_gateway.lifespan import drain_inferences, load_gateway_key, load_genesis
 from attesta_gateway.settings import GatewaySettings
+from attesta_settler.payouts import ORPHAN_AFTER_S
+from pydantic import ValidationError
 
 
 def test_startup_needs_genesis_and_a_gateway_key(
@@ -29,6 +31,14 @@ def test_startup_needs_genesis_and_a_gateway_key(
         load_gateway_key(settings, genesis)
     devnet_keys.gateway.save(settings.key_path)
     assert load_gateway_key(settings, genesis).address == devnet_keys.gateway.address
+
+
+def test_a_request_cannot_outlive_the_settlers_orphan_window() -> None:
+    """The settler gives back reservations no request record names after ORPHAN_AFTER_S:
+    a request timeout that long could see its reservation given back while it runs."""
+    assert GatewaySettings(request_timeout_s=1800).request_timeout_s * 2 <= ORPHAN_AFTER_S
+    with pytest.raises(ValidationError):
+        GatewaySettings(request_timeout_s=ORPHAN_AFTER_S)
 
 
 async def test_drain_waits_for_quick_tasks_and_cancels_stuck_ones() -> None:
