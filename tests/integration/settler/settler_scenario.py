@@ -111,3 +111,14 @@ async def settled_epoch(net: Net) -> EpochSettled:
     settled = await settlement(net.pool, SETTLED_EPOCH)
     assert settled is not None
     return settled
+
+
+async def settle_published_epoch(net: Net) -> EpochSettled:
+    """Publish the epoch's traffic, run a settler until it is settled, stop it."""
+    await publish_epoch(net)
+    settler = net.settler()
+    await settler.start()
+    try:
+        return await settled_epoch(net)
+    finally:
+        await settler.stop()

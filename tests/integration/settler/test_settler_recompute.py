@@ -10,20 +10,14 @@ from pathlib import Path
 from attesta_common import subjects
 from attesta_settler.recompute import recompute_settlement
 from settler_records import SETTLED_EPOCH, eventually, finished, publish, requested
-from settler_scenario import Net, publish_epoch, seed_escrow, settled_epoch, settlement
+from settler_scenario import Net, seed_escrow, settle_published_epoch, settlement
 
 
 async def test_recompute_reproduces_the_stored_hash_and_detects_tampering(
     net: Net, tmp_path: Path
 ) -> None:
     await seed_escrow(net.pool)
-    await publish_epoch(net)
-    settler = net.settler()
-    await settler.start()
-    try:
-        await settled_epoch(net)
-    finally:
-        await settler.stop()
+    await settle_published_epoch(net)
     stored = await net.pool.fetchval(
         "SELECT settlement_hash FROM epoch_settlements WHERE epoch = $1", SETTLED_EPOCH
     )

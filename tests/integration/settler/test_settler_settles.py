@@ -18,7 +18,13 @@ from settler_records import (
     requested,
     snapshot,
 )
-from settler_scenario import Net, publish_epoch, seed_escrow, settled_epoch
+from settler_scenario import (
+    Net,
+    publish_epoch,
+    seed_escrow,
+    settle_published_epoch,
+    settled_epoch,
+)
 
 
 async def test_settles_refunds_rewards_and_survives_restart_and_replay(net: Net) -> None:
@@ -123,13 +129,7 @@ async def test_reservations_no_request_names_are_given_back_after_an_hour(net: N
         "VALUES ($1, 'acct-1', $2, 'held', now() - make_interval(secs => $3))",
         [("never-sent-old", 70, ORPHAN_AFTER_S + 60), ("never-sent-new", 80, 60)],
     )
-    await publish_epoch(net)
-    settler = net.settler()
-    await settler.start()
-    try:
-        await settled_epoch(net)
-    finally:
-        await settler.stop()
+    await settle_published_epoch(net)
     states = dict(await net.pool.fetch("SELECT inference_id, state FROM reservations"))
     assert states["never-sent-old"] == "released"
     assert states["never-sent-new"] == "held"
