@@ -13,7 +13,7 @@ import base64
 import struct
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from attesta_common import artifact_ata2
@@ -45,6 +45,9 @@ class TopKArtifact:
     token_ids: tuple[tuple[int, ...], ...]
     logprobs: tuple[tuple[float, ...], ...]
     on_grid: bool = False
+    # The rows' grid codes where whoever snapped them kept them (`from_grid_rows`): not
+    # part of the table's identity, only what encoding it would compute again.
+    grid_codes: tuple[tuple[int, ...], ...] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -60,12 +63,18 @@ class TopKArtifact:
 
     @classmethod
     def from_grid_rows(
-        cls, k: int, token_ids: Sequence[Sequence[int]], logprobs: Sequence[tuple[float, ...]]
+        cls,
+        k: int,
+        token_ids: Sequence[Sequence[int]],
+        logprobs: Sequence[tuple[float, ...]],
+        grid_codes: Sequence[tuple[int, ...]] | None = None,
     ) -> TopKArtifact:
         """`build` for rows whose log-probabilities are grid values already (the engines'
-        `StepBuilder` snaps each row as it reports it): snapping again changes nothing."""
+        `StepBuilder` snaps each row as it reports it): snapping again changes nothing.
+        `grid_codes`: their codes, when the snapping kept them (`logprob_grid.snap_row`)."""
         ids = tuple(tuple(int(t) for t in row) for row in token_ids)
-        return cls(k=k, token_ids=ids, logprobs=tuple(logprobs), on_grid=True)
+        codes = None if grid_codes is None else tuple(grid_codes)
+        return cls(k=k, token_ids=ids, logprobs=tuple(logprobs), on_grid=True, grid_codes=codes)
 
     @property
     def positions(self) -> int:
@@ -82,7 +91,7 @@ class TopKArtifact:
         if any(len(row) != self.k for row in (*self.token_ids, *self.logprobs)):
             raise ArtifactError("every position must carry exactly k entries")
         try:
-            return artifact_ata2.encode(self.k, self.token_ids, self.logprobs)
+            return artifact_ata2.encode(self.k, self.token_ids, self.logprobs, self.grid_codes)
         except ValueError as exc:
             raise ArtifactError(str(exc)) from exc
 

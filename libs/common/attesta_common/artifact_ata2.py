@@ -68,8 +68,12 @@ def _read_varints(data: bytes) -> Iterator[int]:
 
 
 def encode(
-    k: int, token_ids: Sequence[Sequence[int]], logprobs: Sequence[Sequence[float]]
+    k: int,
+    token_ids: Sequence[Sequence[int]],
+    logprobs: Sequence[Sequence[float]],
+    codes: Sequence[Sequence[int]] | None = None,
 ) -> bytes:
+    """`codes`: the grid codes of `logprobs`, where the caller has them already."""
     positions = len(token_ids)
     body = bytearray()
     for rank in range(k):
@@ -77,7 +81,8 @@ def encode(
         if min(ids, default=0) < 0:
             raise CompactArtifactError("token ids are non-negative")
         write_varints(ids, body)
-    codes = [[grid_code(lp) for lp in row] for row in logprobs]
+    if codes is None:
+        codes = [[grid_code(lp) for lp in row] for row in logprobs]
     for rank in range(k):
         if rank == 0:
             steps = [row_codes[0] for row_codes in codes]

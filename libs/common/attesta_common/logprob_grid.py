@@ -52,3 +52,10 @@ def to_grid_row(logprobs: Iterable[float]) -> tuple[float, ...]:
     # A code from grid_code is always in range: its value needs no check (every token of
     # every engine passes here, several times).
     return tuple([-math.pow(2.0, grid_code(lp) / _SCALE) for lp in logprobs])
+
+
+def snap_row(logprobs: Iterable[float]) -> tuple[tuple[float, ...], tuple[int, ...]]:
+    """`to_grid_row` and the codes it went through (what the compact artifact stores), so
+    that encoding the row later need not find them again."""
+    codes = tuple([grid_code(lp) for lp in logprobs])
+    return tuple([-math.pow(2.0, code / _SCALE) for code in codes]), codes

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from attesta_common.artifact import TopKArtifact
-from attesta_common.logprob_grid import to_grid_row
+from attesta_common.logprob_grid import snap_row
 
 from attesta_engine.port import FinishReason, Generation, GenerationSpec, TokenStep
 from attesta_engine.text_stream import safe_prefix_length, stop_index
@@ -67,6 +67,7 @@ class StepBuilder:
         self.output: list[int] = []
         self._top_ids: list[tuple[int, ...]] = []
         self._top_lps: list[tuple[float, ...]] = []
+        self._top_codes: list[tuple[int, ...]] = []
         self._text = ""
         self._emitted = 0
         self.finish: FinishReason = "length"
@@ -77,11 +78,12 @@ class StepBuilder:
 
         The log-probabilities are reported on the grid the token was chosen from
         (`choose_token` snaps them), so the client sees the artifact's own numbers."""
-        lps = to_grid_row(lps)
+        lps, codes = snap_row(lps)
         position = len(self.output)
         self.output.append(token)
         self._top_ids.append(ids)
         self._top_lps.append(lps)
+        self._top_codes.append(codes)
         text, stopped = self._until_stop(self._growing.of(self.output))
         self.done = token in self._eos or stopped
         visible = len(text) if self.done else safe_prefix_length(text, self._spec.stop)
@@ -107,7 +109,9 @@ class StepBuilder:
             if text != self._text:
                 log.error("piecewise decoding drifted from the whole decoding; using the whole")
                 self._text = text
-        artifact = TopKArtifact.from_grid_rows(self._top_k, self._top_ids, self._top_lps)
+        artifact = TopKArtifact.from_grid_rows(
+            self._top_k, self._top_ids, self._top_lps, self._top_codes
+        )
         return Generation(
             list(self._spec.prompt_token_ids), self.output, self._text, self.finish, artifact
         )

@@ -6,7 +6,14 @@ import math
 import random
 
 import pytest
-from attesta_common.logprob_grid import FRACTION_BITS, grid_code, grid_value, to_grid
+from attesta_common.logprob_grid import (
+    FRACTION_BITS,
+    grid_code,
+    grid_value,
+    snap_row,
+    to_grid,
+    to_grid_row,
+)
 
 
 def test_relative_error_is_half_a_step_and_snapping_is_idempotent() -> None:
@@ -47,3 +54,11 @@ def test_snapping_moves_the_distance_by_less_than_1_percent_of_the_threshold() -
     snapped = [[to_grid(lp) for lp in row] for row in raw]
     # Each term moves by at most ~ln2 * 2^-17 / 2; 1% of the 2e-4 threshold is 2e-6.
     assert 0.0 < gonka_distance(raw, snapped) < 2e-6
+
+
+def test_snapping_a_row_keeps_the_codes_it_went_through() -> None:
+    row = (-0.0, -1e-30, -0.01, -2.5, -17.0, -math.inf)
+    values, codes = snap_row(row)
+    assert values == to_grid_row(row)
+    assert codes == tuple(grid_code(lp) for lp in row)
+    assert tuple(grid_value(code) for code in codes) == values
