@@ -96,6 +96,7 @@ def test_prompts_encoded_piece_by_piece_match_the_whole(engine: InstantEngine) -
     """Recurring pieces between added tokens are kept (attesta_engine.segments); random
     texts with added tokens anywhere, twice each (the second time from memory), must give
     what encoding the whole text gives."""
+    engine.text_prompt_ids("made on first use")
     segments = engine._segments
     assert segments is not None
     backend = engine._backend
@@ -141,3 +142,15 @@ def test_tokenizers_with_other_cuts_are_encoded_whole() -> None:
     assert SegmentCache.for_backend(plain) is not None
     plain.normalizer = normalizers.Lowercase()
     assert SegmentCache.for_backend(plain) is None
+
+
+def test_a_token_added_later_is_cut_at_too() -> None:
+    engine = InstantEngine(ensure_reference_model(), model_name=REFERENCE_MODEL, top_k=3)
+    text = "before <|new_tool|> after"
+    first = engine.text_prompt_ids(text)
+    engine._backend.add_special_tokens([AddedToken("<|new_tool|>", normalized=False)])
+    added = engine._backend.token_to_id("<|new_tool|>")
+    assert engine.text_prompt_ids(text) == list(
+        engine._backend.encode(text, add_special_tokens=False).ids
+    )
+    assert added in engine.text_prompt_ids(text) and added not in first

@@ -47,12 +47,16 @@ class Tokenization:
             return None
         return None if backend.encode_special_tokens else backend
 
-    @cached_property
-    def _segments(self) -> SegmentCache | None:
-        backend = self._backend
-        return None if backend is None else SegmentCache.for_backend(backend)
+    _segments: SegmentCache | None = None
+    # The tokenizer's size (added tokens included) `_segments` was made for: -1 before the
+    # first use; tokens added since would cut where the cache does not.
+    _segments_vocab: int = -1
 
     def _encode_plain(self, backend: Any, text: str) -> list[int]:
+        size = backend.get_vocab_size(with_added_tokens=True)
+        if size != self._segments_vocab:
+            self._segments = SegmentCache.for_backend(backend)
+            self._segments_vocab = size
         segments = self._segments
         if segments is not None:
             return segments.encode(backend, text)
