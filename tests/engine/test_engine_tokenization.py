@@ -12,7 +12,7 @@ from attesta_engine.instant import InstantEngine
 from attesta_engine.model_store import REFERENCE_MODEL, ensure_reference_model
 from attesta_engine.segments import SegmentCache
 from attesta_engine.steps import GrowingText
-from tokenizers import AddedToken, Tokenizer, models, normalizers
+from tokenizers import AddedToken, Tokenizer, models, normalizers, pre_tokenizers
 
 CONVERSATIONS = [
     [{"role": "user", "content": "Tell me about lighthouses."}],
@@ -97,7 +97,7 @@ def test_prompts_encoded_piece_by_piece_match_the_whole(engine: InstantEngine) -
     texts with added tokens anywhere, twice each (the second time from memory), must give
     what encoding the whole text gives."""
     engine.text_prompt_ids("made on first use")
-    segments = engine._segments
+    segments = engine._segments[1]
     assert segments is not None
     backend = engine._backend
     rng = random.Random(3)
@@ -142,6 +142,27 @@ def test_tokenizers_with_other_cuts_are_encoded_whole() -> None:
     assert SegmentCache.for_backend(plain) is not None
     plain.normalizer = normalizers.Lowercase()
     assert SegmentCache.for_backend(plain) is None
+
+
+def test_tokenizers_marking_the_start_of_the_text_are_encoded_whole() -> None:
+    """Metaspace with `prepend_scheme="first"` (Llama-style) prefixes only the text's first
+    piece: encoded alone, the piece after an added token would get the prefix too."""
+    vocab = {"[UNK]": 0, "Hello": 1, "▁Hello": 2, "[INST]": 3}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first")
+    tokenizer.add_special_tokens([AddedToken("[INST]", normalized=False)])
+    assert tokenizer.encode("[INST]Hello", add_special_tokens=False).ids == [3, 1]
+    assert SegmentCache.for_backend(tokenizer) is None
+    for alike in (
+        pre_tokenizers.ByteLevel(add_prefix_space=False),
+        pre_tokenizers.Sequence(
+            [pre_tokenizers.Digits(), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+        ),
+    ):
+        tokenizer.pre_tokenizer = alike
+        assert SegmentCache.for_backend(tokenizer) is not None
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    assert SegmentCache.for_backend(tokenizer) is None
 
 
 def test_a_token_added_later_is_cut_at_too() -> None:

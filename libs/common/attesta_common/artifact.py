@@ -90,6 +90,11 @@ class TopKArtifact:
             raise ArtifactError("only a table on the grid encodes as ATA2: build() it")
         if any(len(row) != self.k for row in (*self.token_ids, *self.logprobs)):
             raise ArtifactError("every position must carry exactly k entries")
+        codes = self.grid_codes
+        if codes is not None and (
+            len(codes) != self.positions or any(len(row) != self.k for row in codes)
+        ):
+            raise ArtifactError("the kept grid codes do not match the table")
         try:
             return artifact_ata2.encode(self.k, self.token_ids, self.logprobs, self.grid_codes)
         except ValueError as exc:

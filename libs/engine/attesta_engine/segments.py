@@ -5,11 +5,15 @@ like, leftmost-longest) and encodes each piece between them on its own. The piec
 template writes (a default system prompt, role names) and an operator's fixed system
 prompt recur in nearly every request, so their ids are kept and only the new pieces (the
 user's text) are encoded. Used only where the cut is that simple: every added token
-matched as written (not normalized, no stripping, not single-word) and no normalizer.
+matched as written (not normalized, no stripping, not single-word), no normalizer, and a
+pre-tokenizer that treats every piece alike (byte-level without a prefix space, regex
+splits): one that marks the start of the text (Metaspace's `prepend_scheme="first"`)
+would encode a piece differently at the start than after an added token.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -18,6 +22,20 @@ from typing import Any
 # thread, whose worst case is re-encoding the recurring pieces once).
 MAX_PIECE_CHARS = 8192
 MAX_PIECES = 1024
+
+
+# Pre-tokenizers whose output for a piece does not depend on where the piece starts.
+_ALIKE = {"Split", "Digits", "Punctuation", "Whitespace", "WhitespaceSplit", "ByteLevel"}
+
+
+def _pieces_alike(pre_tokenizer: Any) -> bool:
+    if pre_tokenizer is None:
+        return True
+    config = json.loads(pre_tokenizer.__getstate__())
+    steps = config.get("pretokenizers", []) if config.get("type") == "Sequence" else [config]
+    return all(
+        step.get("type") in _ALIKE and not step.get("add_prefix_space", False) for step in steps
+    )
 
 
 class SegmentCache:
@@ -31,7 +49,7 @@ class SegmentCache:
     @classmethod
     def for_backend(cls, backend: Any) -> SegmentCache | None:
         """The cache for a Rust tokenizer whose cut it reproduces exactly, else None."""
-        if backend.normalizer is not None:
+        if backend.normalizer is not None or not _pieces_alike(backend.pre_tokenizer):
             return None
         added: dict[str, int] = {}
         for token_id, token in backend.get_added_tokens_decoder().items():

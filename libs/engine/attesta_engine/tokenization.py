@@ -47,17 +47,18 @@ class Tokenization:
             return None
         return None if backend.encode_special_tokens else backend
 
-    _segments: SegmentCache | None = None
-    # The tokenizer's size (added tokens included) `_segments` was made for: -1 before the
-    # first use; tokens added since would cut where the cache does not.
-    _segments_vocab: int = -1
+    # The prompt-piece cache and the tokenizer size (added tokens included) it was made
+    # for, in one tuple so a thread tokenizing beside the loop never pairs one's cache with
+    # another's size; -1 before the first use. A token added since changes the size and the
+    # cache is made again (engines do not change their tokenizers' added tokens otherwise).
+    _segments: tuple[int, SegmentCache | None] = (-1, None)
 
     def _encode_plain(self, backend: Any, text: str) -> list[int]:
         size = backend.get_vocab_size(with_added_tokens=True)
-        if size != self._segments_vocab:
-            self._segments = SegmentCache.for_backend(backend)
-            self._segments_vocab = size
-        segments = self._segments
+        made_for, segments = self._segments
+        if size != made_for:
+            segments = SegmentCache.for_backend(backend)
+            self._segments = (size, segments)
         if segments is not None:
             return segments.encode(backend, text)
         return list(backend.encode(text, add_special_tokens=False).ids)

@@ -12,7 +12,9 @@ import logging
 
 import asyncpg
 from attesta_common.envelope import SignedRecord
+from attesta_common.epochs import epoch_end_ms
 from attesta_common.events import EpochSettled, ParticipantSettlement, Refund
+from attesta_common.genesis import Genesis
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +49,22 @@ async def _close_stale_escrow(conn: asyncpg.Connection, epoch: int) -> None:
 
 
 # A gateway takes the reservation, then publishes the request; one that crashed in between
-# left money held that no record names. Far longer than any request lives (the gateway
-# caps its timeout well below it), so a request that was sent has its record projected.
+# left money held that no record names. A request lives at most half an hour (the gateway
+# caps its timeout), so one reserved this long before an epoch's end was published well
+# before that epoch's settlement, which is published after the end: had it been sent, its
+# record would be projected by the time the settlement is applied, however far behind
+# the settler runs.
 ORPHAN_AFTER_S = 3600
 
 
-async def _release_orphaned_escrow(conn: asyncpg.Connection) -> None:
-    """Give back reservations that no request record names an hour after they were taken."""
+async def _release_orphaned_escrow(conn: asyncpg.Connection, before_ms: int) -> None:
+    """Give back held reservations taken before `before_ms` that no request record names."""
     await conn.execute(
         """
         WITH released AS (
             UPDATE reservations AS r SET state = 'released', updated_at = now()
             WHERE r.state = 'held'
-                AND r.created_at < now() - make_interval(secs => $1)
+                AND r.created_at < to_timestamp($1::double precision / 1000)
                 AND NOT EXISTS (SELECT 1 FROM inferences AS i WHERE i.inference_id = r.inference_id)
             RETURNING r.account_id, r.reserved AS back
         ),
@@ -69,7 +74,7 @@ async def _release_orphaned_escrow(conn: asyncpg.Connection) -> None:
         UPDATE accounts AS a SET balance = a.balance + p.back
         FROM per_account AS p WHERE a.id = p.account_id
         """,
-        ORPHAN_AFTER_S,
+        before_ms,
     )
 
 
@@ -120,7 +125,7 @@ async def _credit(conn: asyncpg.Connection, epoch: int, participant: Participant
 
 
 async def apply_settlement(
-    conn: asyncpg.Connection, record: SignedRecord, event: EpochSettled, seq: int
+    conn: asyncpg.Connection, genesis: Genesis, record: SignedRecord, event: EpochSettled, seq: int
 ) -> None:
     inserted = await conn.fetchval(
         """
@@ -141,7 +146,9 @@ async def apply_settlement(
     # Stale escrow first: an invalidated inference whose reservation was still held is
     # charged here, then refunded below, so its account ends up whole either way.
     await _close_stale_escrow(conn, event.epoch)
-    await _release_orphaned_escrow(conn)
+    # Measured from the epoch's end, not the clock: a settler catching up hours late must
+    # not take a request whose record it has yet to project for one never sent.
+    await _release_orphaned_escrow(conn, epoch_end_ms(genesis, event.epoch) - ORPHAN_AFTER_S * 1000)
     for refund in event.refunds:
         await _refund(conn, refund)
     for participant in event.participants:

@@ -232,6 +232,6 @@ async def apply_record(
         }
         await _first_by_owner(conn, record, event.gateway, "canary reveal", "canary_reveals", row)
     elif isinstance(event, EpochSettled):
-        await apply_settlement(conn, record, event, seq)
+        await apply_settlement(conn, genesis, record, event, seq)
     else:
         log.debug("%s is not projected", record.kind)

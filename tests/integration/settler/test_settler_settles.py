@@ -7,6 +7,7 @@ import json
 
 from attesta_common import subjects
 from attesta_common.envelope import SignedRecord
+from attesta_common.epochs import epoch_end_ms
 from attesta_common.pricing import inference_cost
 from attesta_settler.payouts import ORPHAN_AFTER_S
 from settler_records import (
@@ -121,19 +122,35 @@ async def test_settles_nothing_before_the_epoch_is_over(net: Net) -> None:
 
 async def test_reservations_no_request_names_are_given_back_after_an_hour(net: Net) -> None:
     """A gateway that crashed between taking a reservation and publishing its request left
-    money held that no record names: the settlement gives it back once it is an hour old,
-    and leaves younger ones (their request may still be on its way) and named ones alone."""
+    money held that no record names: the settlement gives it back once it was taken an
+    hour before the epoch's end. Younger ones stay held (their request may still be on its
+    way, or be in the stream past what a late settler has projected), and so does any that
+    a record names, however old."""
     await seed_escrow(net.pool)
+    end_ms = epoch_end_ms(net.genesis, SETTLED_EPOCH)
+    hour_before_end_ms = end_ms - ORPHAN_AFTER_S * 1000
     await net.pool.executemany(
         "INSERT INTO reservations (inference_id, account_id, reserved, state, created_at) "
-        "VALUES ($1, 'acct-1', $2, 'held', now() - make_interval(secs => $3))",
-        [("never-sent-old", 70, ORPHAN_AFTER_S + 60), ("never-sent-new", 80, 60)],
+        "VALUES ($1, 'acct-1', $2, 'held', to_timestamp($3::double precision / 1000))",
+        [
+            ("never-sent-old", 70, hour_before_end_ms - 60_000),
+            # Over an hour old by the clock, but not an hour before the epoch's end: what a
+            # settler replaying old settlements meets for requests not projected yet.
+            ("never-sent-after-the-cut", 80, hour_before_end_ms + 30_000),
+            ("never-sent-new", 90, end_ms),
+        ],
+    )
+    await net.pool.execute(
+        "UPDATE reservations SET created_at = to_timestamp($1::double precision / 1000) "
+        "WHERE inference_id = 'inf-f'",
+        hour_before_end_ms - 3_600_000,
     )
     await settle_published_epoch(net)
     states = dict(await net.pool.fetch("SELECT inference_id, state FROM reservations"))
     assert states["never-sent-old"] == "released"
+    assert states["never-sent-after-the-cut"] == "held"
     assert states["never-sent-new"] == "held"
-    # As in the test above (1310), plus the 70 given back; inf-f, named by a record of a
-    # later epoch, stays held whatever its age.
-    assert await net.pool.fetchval("SELECT balance FROM accounts WHERE id = 'acct-1'") == 1380
+    # Named by a request record of a later epoch: held, old as it is.
     assert states["inf-f"] == "held"
+    # As in the test above (1310), plus the 70 given back.
+    assert await net.pool.fetchval("SELECT balance FROM accounts WHERE id = 'acct-1'") == 1380

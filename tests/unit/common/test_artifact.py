@@ -194,3 +194,8 @@ def test_codes_kept_from_snapping_encode_the_same_bytes() -> None:
     assert kept.encode() == plain.encode() == TopKArtifact.build(3, ids, rows).encode()
     # The codes are a shortcut, not part of the table: a decoded copy equals it.
     assert TopKArtifact.decode(kept.encode()) == kept
+    short = TopKArtifact.from_grid_rows(
+        3, ids, [v for v, _ in snapped], [c[:2] for _, c in snapped]
+    )
+    with pytest.raises(ArtifactError, match="grid codes"):
+        short.encode()
