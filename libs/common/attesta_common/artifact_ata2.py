@@ -88,7 +88,7 @@ def encode(
             steps = [row_codes[0] for row_codes in codes]
         else:
             steps = [row_codes[rank] - row_codes[rank - 1] for row_codes in codes]
-        write_varints([step * 2 if step >= 0 else -step * 2 - 1 for step in steps], body)
+        write_varints(map(zigzag, steps), body)
     packer = zlib.compressobj(9, zlib.DEFLATED, -15)
     return HEADER.pack(MAGIC, k, positions) + packer.compress(bytes(body)) + packer.flush()
 

@@ -17,7 +17,8 @@ class GatewaySettings(ServiceSettings):
     max_body_bytes: int = Field(default=1 << 20, ge=1)
     # The executor's deadline (sent in the request): past it the gateway answers 504 and
     # releases the reservation. At most half an hour: the settler gives back reservations
-    # that no request record names an hour after they were taken (attesta_settler.payouts).
+    # that no request record names, taken an hour before a settled epoch's end
+    # (attesta_settler.payouts).
     request_timeout_s: float = Field(default=120.0, gt=0, le=1800)
     # How long the executor may stay silent before its first token; a dead or stuck
     # executor is then given up on early instead of holding the client until the deadline.
