@@ -25,6 +25,12 @@ GATEWAY_TTFT = Histogram(
 )
 GATEWAY_IN_FLIGHT = Gauge("attesta_gateway_inferences_in_flight", "inferences being collected")
 GATEWAY_CANARIES = Counter("attesta_gateway_canaries_planted", "canary inferences planted")
+GATEWAY_SPARES = Counter(
+    "attesta_gateway_spare_reservations",
+    "spare reservations by what became of them: taken by a request, expired, unfit, given"
+    " back before a 402",
+    ["outcome"],
+)
 
 # executor
 EXECUTOR_TOKENS = Counter(

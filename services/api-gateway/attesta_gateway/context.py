@@ -17,6 +17,7 @@ from attesta_gateway.executors import ExecutorRegistry
 from attesta_gateway.key_cache import KeyCache
 from attesta_gateway.reservations import ReservationBatcher
 from attesta_gateway.settings import GatewaySettings
+from attesta_gateway.spares import SpareReservations
 
 # attesta_chain_writer.proofs.load_proof, or a stand-in (tests, a gateway without it).
 ProofLoader = Callable[[asyncpg.Pool, str], Awaitable[InclusionProof | None]]
@@ -37,3 +38,5 @@ class GatewayContext:
     records: RecordSink
     registry: ExecutorRegistry
     keys: KeyCache
+    # None when spare reservations are off (settings.spare_reservations).
+    spares: SpareReservations | None = None

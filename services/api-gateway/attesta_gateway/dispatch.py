@@ -121,14 +121,33 @@ class Dispatcher:
         if isinstance(exc, Exception):
             await asyncio.shield(undo)
 
+    def _new_id(self, id_prefix: str, epoch: int) -> str:
+        canaries = self.canaries
+        return random_id(id_prefix) if canaries is None else canaries.real_id(id_prefix, epoch)
+
+    def _escrow(
+        self, account: Account, needed: int, id_prefix: str, epoch: int
+    ) -> tuple[str, int, asyncio.Future[bool | None]]:
+        """The request's id, amount in escrow and reservation: its account's spare when one
+        covers it (held already), or one taken now."""
+        spares = self._ctx.spares
+        spare = None if spares is None else spares.take(account.id, id_prefix, epoch, needed)
+        if spare is not None:
+            held: asyncio.Future[bool | None] = asyncio.get_running_loop().create_future()
+            held.set_result(True)
+            return spare.inference_id, spare.amount, held
+        inference_id = self._new_id(id_prefix, epoch)
+        return (
+            inference_id,
+            needed,
+            self._ctx.reservations.reserve(account.id, inference_id, needed),
+        )
+
     async def submit(self, account: Account, job: InferenceJob, id_prefix: str) -> Inference:
         ctx = self._ctx
         now_ms = int(time.time() * 1000)
         epoch = epoch_at(ctx.genesis, now_ms)
         canaries = self.canaries
-        inference_id = (
-            random_id(id_prefix) if canaries is None else canaries.real_id(id_prefix, epoch)
-        )
         candidates = ctx.registry.candidates(job.model.name)
         if not candidates:
             raise OpenAIError(
@@ -138,11 +157,11 @@ class Dispatcher:
                 code="no_executor_available",
                 headers={"Retry-After": RETRY_AFTER_S},
             )
-        reserved = job.reservation(ctx.genesis)
         # Postgres takes the escrow while the request is signed and its stream subscribed:
         # nothing before the publish needs the answer, and the round trip is then off the
-        # request's path.
-        reserving = ctx.reservations.reserve(account.id, inference_id, reserved)
+        # request's path (and with a spare there is none).
+        needed = job.reservation(ctx.genesis)
+        inference_id, reserved, reserving = self._escrow(account, needed, id_prefix, epoch)
         try:
             # One turn of the loop: the writer sends its statement and waits for the answer.
             await asyncio.sleep(0)
@@ -168,6 +187,14 @@ class Dispatcher:
             raise
         try:
             held = await asyncio.shield(reserving)
+            spares = ctx.spares
+            if not held and spares is not None:
+                # Perhaps short only because of the account's own spares: they come back
+                # and the reservation is tried once more (shielded: a spare taken off the
+                # books but not yet given back would stay held until the settler's pass).
+                await asyncio.shield(spares.give_back(account.id))
+                reserving = ctx.reservations.reserve(account.id, inference_id, reserved)
+                held = await asyncio.shield(reserving)
         except BaseException as exc:
             await stream.close()
             await self._give_back(reserving, inference_id, exc)
@@ -180,6 +207,8 @@ class Dispatcher:
                 type="insufficient_quota",
                 code="insufficient_quota",
             )
+        if ctx.spares is not None:
+            ctx.spares.refill(account.id, id_prefix, epoch, needed, self._new_id)
         span = trace.get_current_span()
         span.set_attribute("attesta.inference_id", inference_id)
         span.set_attribute("attesta.executor", executor)

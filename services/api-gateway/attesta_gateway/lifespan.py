@@ -34,6 +34,7 @@ from attesta_gateway.reservations import ReservationBatcher
 from attesta_gateway.serving_chat import OpenAIServingChat
 from attesta_gateway.serving_completions import OpenAIServingCompletion
 from attesta_gateway.settings import GatewaySettings
+from attesta_gateway.spares import SpareReservations
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Unwound before the pool closes: the last charges and reservations are written first.
         stack.push_async_callback(charges.close)
         stack.push_async_callback(reservations.close)
+        spares = None
+        if settings.spare_reservations:
+            spares = SpareReservations(
+                reservations,
+                pool,
+                idle_s=settings.spare_idle_s,
+                headroom=settings.spare_headroom,
+            )
+            spares.start()
+            # Unwound before the batchers: the spares' releases are written first.
+            stack.push_async_callback(spares.close)
 
         broker = make_broker(settings.nats_url, app.state.tracer_provider)
         await broker.connect()
@@ -145,6 +157,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             records=RecordPublisher(broker, app.state.tracer_provider),
             registry=registry,
             keys=KeyCache(settings.key_cache_ttl_s),
+            spares=spares,
         )
         tasks: set[asyncio.Task[None]] = set()
         planter = canary_planter(ctx)

@@ -34,6 +34,12 @@ class GatewaySettings(ServiceSettings):
     # A found API key is trusted this long without asking the database again (0: every
     # request asks). Spending still checks the account in the same statement.
     key_cache_ttl_s: float = Field(default=5.0, ge=0)
+    # Spare reservations (attesta_gateway.spares): after a request, the account's next
+    # escrow is taken in the background, `spare_headroom` times this one's, and given back
+    # when unused for `spare_idle_s`; the next request then skips a round trip to Postgres.
+    spare_reservations: bool = True
+    spare_idle_s: float = Field(default=5.0, gt=0)
+    spare_headroom: float = Field(default=1.5, ge=1)
     # How long JetStream may take to acknowledge a published request.
     publish_timeout_s: float = Field(default=5.0, gt=0)
     # On shutdown, running inferences get this long to finish (and be charged).

@@ -94,7 +94,9 @@ async def start_gateway(
         for executor in executors:
             await executor.start(nats_url)
             stack.push_async_callback(executor.stop)
-        gateway = Gateway(app, f"http://127.0.0.1:{port}", pool, genesis, devnet_keys, executors)
+        gateway = Gateway(
+            app, f"http://127.0.0.1:{port}", pool, genesis, devnet_keys, executors, shutdown
+        )
         await eventually(lambda: len(gateway.ctx.registry.live()) >= len(executors))
         return gateway
 

@@ -25,6 +25,8 @@ class Gateway:
     genesis: Genesis
     keys: DevnetKeys
     executors: list[FakeExecutor]
+    # Shuts the gateway down (as SIGTERM would); the fixture does it at the test's end.
+    stop: Callable[[], Awaitable[None]] | None = None
 
     @property
     def ctx(self) -> GatewayContext:
@@ -42,6 +44,11 @@ class Gateway:
         return api_key, account.id
 
     async def balance(self, account_id: str) -> int:
+        """The balance once the account's spare reservations (attesta_gateway.spares) are
+        given back: what it holds apart from its requests' escrow."""
+        spares = self.ctx.spares
+        if spares is not None:
+            await spares.give_back(account_id)
         return int(await self.pool.fetchval("SELECT balance FROM accounts WHERE id=$1", account_id))
 
     async def reservation(self, inference_id: str) -> asyncpg.Record | None:

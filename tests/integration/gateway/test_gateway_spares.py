@@ -1,0 +1,145 @@
+"""Spare reservations (attesta_gateway.spares): an account's next escrow held in advance,
+taken by its next request, and given back when idle, unfit, short or shutting down; never
+money lost or a 402 that the balance alone would not give."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+import asyncpg
+from gateway_harness import Gateway, StartGateway
+
+BALANCE = 100_000
+
+
+def _chat(model: str, **extra: Any) -> dict[str, Any]:
+    return {"model": model, "messages": [{"role": "user", "content": "Hi"}], **extra}
+
+
+async def _rows(gateway: Gateway, account: str) -> list[asyncpg.Record]:
+    return await gateway.pool.fetch(
+        "SELECT * FROM reservations WHERE account_id = $1 ORDER BY created_at", account
+    )
+
+
+async def _spare(gateway: Gateway, account: str, requests: set[str]) -> asyncpg.Record:
+    """The account's held reservation that no request of the test named."""
+    async with asyncio.timeout(5):
+        while True:
+            rows = await _rows(gateway, account)
+            spares = [r for r in rows if r["inference_id"] not in requests and r["state"] == "held"]
+            if spares:
+                (spare,) = spares
+                return spare
+            await asyncio.sleep(0.02)
+
+
+async def _plain_balance(gateway: Gateway, account: str) -> int:
+    """The balance as stored: unlike `Gateway.balance`, spares stay where they are."""
+    return int(await gateway.pool.fetchval("SELECT balance FROM accounts WHERE id=$1", account))
+
+
+async def test_next_request_takes_the_spare(start_gateway: StartGateway) -> None:
+    gateway = await start_gateway(["ok"])
+    (executor,) = gateway.executors
+    api_key, account = await gateway.new_key(balance=BALANCE)
+    async with gateway.client(api_key) as client:
+        first = (await client.post("/v1/chat/completions", json=_chat(gateway.model))).json()
+        spare = await _spare(gateway, account, {first["id"]})
+        second = (await client.post("/v1/chat/completions", json=_chat(gateway.model))).json()
+
+    assert second["id"] == spare["inference_id"] != first["id"]
+    first_row = await gateway.wait_reservation(first["id"], "charged")
+    second_row = await gateway.wait_reservation(second["id"], "charged")
+    # Sized like the first request's escrow with the default headroom, and charged the same.
+    assert second_row["reserved"] == spare["reserved"] == math.ceil(first_row["reserved"] * 1.5)
+    assert second_row["charged"] == first_row["charged"] > 0
+    # The executor was told what is really held for it.
+    assert executor.received[1][1].reserved == spare["reserved"]
+    assert await gateway.balance(account) == BALANCE - 2 * first_row["charged"]
+
+
+async def test_an_idle_spare_is_given_back(start_gateway: StartGateway) -> None:
+    gateway = await start_gateway(["ok"], spare_idle_s=0.3)
+    api_key, account = await gateway.new_key(balance=BALANCE)
+    async with gateway.client(api_key) as client:
+        answer = (await client.post("/v1/chat/completions", json=_chat(gateway.model))).json()
+    spare = await _spare(gateway, account, {answer["id"]})
+    row = await gateway.wait_reservation(spare["inference_id"], "released", timeout=5)
+    assert row["charged"] == 0
+    charged = (await gateway.wait_reservation(answer["id"], "charged"))["charged"]
+    assert await _plain_balance(gateway, account) == BALANCE - charged
+
+
+async def test_a_spare_never_turns_a_fitting_request_into_402(start_gateway: StartGateway) -> None:
+    gateway = await start_gateway(["ok"])
+    api_key, account = await gateway.new_key(balance=BALANCE)
+    async with gateway.client(api_key) as client:
+        chat = (await client.post("/v1/chat/completions", json=_chat(gateway.model))).json()
+        spare = await _spare(gateway, account, {chat["id"]})
+        await gateway.wait_reservation(chat["id"], "charged")  # its refund is in
+        # All the account has left is its chat spare; a completion has no spare of its own.
+        await gateway.pool.execute("UPDATE accounts SET balance = 0 WHERE id = $1", account)
+        fits = {"model": gateway.model, "prompt": "Hi", "max_tokens": 4}
+        answered = await client.post("/v1/completions", json=fits)
+        assert answered.status_code == 200, answered.text
+        completion = answered.json()["id"]
+        released = await gateway.reservation(spare["inference_id"])
+        assert released is not None and released["state"] == "released"
+        # Short of money: no new spare for the account (its charge refunds the rest).
+        charged = (await gateway.wait_reservation(completion, "charged"))["charged"]
+        held = [r for r in await _rows(gateway, account) if r["state"] == "held"]
+        assert held == []
+        assert await _plain_balance(gateway, account) == spare["reserved"] - charged
+
+        # Too big even with every spare back: 402, and nothing stays held.
+        too_big = fits | {"max_tokens": 100, "prompt": "Hi" * 500}
+        refused = await client.post("/v1/completions", json=too_big)
+    assert refused.status_code == 402
+    assert [r for r in await _rows(gateway, account) if r["state"] == "held"] == []
+    assert await _plain_balance(gateway, account) == spare["reserved"] - charged
+
+
+async def test_a_spare_too_small_is_given_back_and_the_request_reserves(
+    start_gateway: StartGateway,
+) -> None:
+    gateway = await start_gateway(["ok"])
+    api_key, account = await gateway.new_key(balance=BALANCE)
+    async with gateway.client(api_key) as client:
+        small = (
+            await client.post("/v1/chat/completions", json=_chat(gateway.model, max_tokens=2))
+        ).json()
+        spare = await _spare(gateway, account, {small["id"]})
+        big = await client.post("/v1/chat/completions", json=_chat(gateway.model, max_tokens=64))
+    assert big.status_code == 200
+    assert big.json()["id"] not in (spare["inference_id"], small["id"])
+    assert (await gateway.wait_reservation(spare["inference_id"], "released"))["charged"] == 0
+    big_row = await gateway.wait_reservation(big.json()["id"], "charged")
+    assert big_row["reserved"] > spare["reserved"]
+
+
+async def test_shutdown_gives_the_spares_back(start_gateway: StartGateway) -> None:
+    gateway = await start_gateway(["ok"])
+    api_key, account = await gateway.new_key(balance=BALANCE)
+    async with gateway.client(api_key) as client:
+        answer = (await client.post("/v1/chat/completions", json=_chat(gateway.model))).json()
+    spare = await _spare(gateway, account, {answer["id"]})
+    assert gateway.stop is not None
+    await gateway.stop()
+    assert (await gateway.reservation(spare["inference_id"]))["state"] == "released"
+    charged = (await gateway.reservation(answer["id"]))["charged"]
+    assert await _plain_balance(gateway, account) == BALANCE - charged
+
+
+async def test_no_spares_when_turned_off(start_gateway: StartGateway) -> None:
+    gateway = await start_gateway(["ok"], spare_reservations=False)
+    api_key, account = await gateway.new_key(balance=BALANCE)
+    async with gateway.client(api_key) as client:
+        ids = [
+            (await client.post("/v1/chat/completions", json=_chat(gateway.model))).json()["id"]
+            for _ in range(3)
+        ]
+    await asyncio.sleep(0.2)
+    assert sorted(r["inference_id"] for r in await _rows(gateway, account)) == sorted(ids)
