@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 import pytest
 from attesta_gateway.accounts import KEY_PREFIX, hash_key, new_api_key
-from attesta_gateway.auth import json_body
+from attesta_gateway.auth import read_body
 from attesta_gateway.errors import OpenAIError, install_error_handlers
 from attesta_gateway.middleware import BodySizeLimitMiddleware
 from attesta_gateway.protocol import CompletionRequest
 from attesta_gateway.settings import GatewaySettings
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 
 
 def _app() -> FastAPI:
@@ -25,9 +25,8 @@ def _app() -> FastAPI:
         raise OpenAIError(418, "short and stout", code="teapot", headers={"X-T": "1"})
 
     @app.post("/echo")
-    async def echo(
-        body: Annotated[CompletionRequest, Depends(json_body(CompletionRequest))],
-    ) -> dict[str, Any]:
+    async def echo(request: Request) -> dict[str, Any]:
+        body = await read_body(request, CompletionRequest)
         return {"prompt": body.prompt}
 
     @app.post("/teapot", dependencies=[Depends(teapot)])
@@ -64,11 +63,16 @@ async def test_body_limit_declared_and_streamed() -> None:
 async def test_error_shapes() -> None:
     async with await _client() as client:
         invalid = await client.post("/echo", content=b"\xff\xfe")
+        truncated = await client.post("/echo", content=b'{"model": "m", "prompt": ')
+        not_object = await client.post("/echo", json=["m", "hi"])
         schema = await client.post("/echo", json={"model": "m", "prompt": 5})
         teapot = await client.post("/teapot")
         missing = await client.get("/nowhere")
         boom = await client.get("/boom")
-    assert invalid.status_code == 400 and invalid.json()["error"]["code"] == "invalid_json"
+    for bad in (invalid, truncated, not_object):
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_json"
+    assert "not valid JSON" in truncated.json()["error"]["message"]
+    assert "must be a JSON object" in not_object.json()["error"]["message"]
     assert schema.status_code == 422
     assert schema.json()["error"]["param"].startswith("prompt")
     assert teapot.status_code == 418 and teapot.headers["x-t"] == "1"
