@@ -89,6 +89,12 @@ bench-overhead-runtime: install
 bench-overhead-versions: install
 	$(VENV)/bin/python -m bench.overhead_versions $(REV) $(CURRENT)
 
+# The sequential latency of REV beside CURRENT (or the working tree), both networks up at
+# once and their requests interleaved in blocks (REQUESTS per side, BLOCK): steadier than
+# alternating whole rounds on this shared host.
+bench-overhead-interleaved: install
+	$(VENV)/bin/python -m bench.overhead_interleaved $(REV) $(CURRENT)
+
 # The executor's own CPU per request (check, tokenize, instant engine, sign) of REV
 # (default HEAD) beside the working tree, alternately: steadier than the whole bus.
 .PHONY: bench-executor-work
