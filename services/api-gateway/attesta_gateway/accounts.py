@@ -159,6 +159,18 @@ async def spendable(db: Db, account_ids: set[str]) -> dict[str, int]:
     return {row["id"]: int(row["balance"]) for row in rows}
 
 
+# The end of a statement that gives money back, after a `refunds` (account_id, amount)
+# expression: the accounts locked in id order (see `reserve_many`), then credited.
+_REFUND = """locked AS (
+            SELECT id FROM accounts WHERE id IN (SELECT account_id FROM refunds)
+            ORDER BY id FOR UPDATE
+        ), refund AS (
+            UPDATE accounts SET balance = accounts.balance + refunds.amount
+            FROM refunds JOIN locked ON locked.id = refunds.account_id
+            WHERE accounts.id = refunds.account_id
+        )"""
+
+
 async def close_many(db: Db, costs: dict[str, int], state: str) -> dict[str, int]:
     """Close held reservations, each at its cost (capped at the reserved amount), and
     refund the rest, in one statement.
@@ -169,7 +181,7 @@ async def close_many(db: Db, costs: dict[str, int], state: str) -> dict[str, int
     accounts locked in id order (see `reserve_many`).
     """
     rows = await db.fetch(
-        """
+        f"""
         WITH input AS (
             SELECT * FROM unnest($1::text[], $2::bigint[]) AS t(inference_id, cost)
         ), closed AS (
@@ -183,14 +195,7 @@ async def close_many(db: Db, costs: dict[str, int], state: str) -> dict[str, int
             RETURNING reservations.inference_id, account_id, reserved, charged
         ), refunds AS (
             SELECT account_id, sum(reserved - charged) AS amount FROM closed GROUP BY account_id
-        ), locked AS (
-            SELECT id FROM accounts WHERE id IN (SELECT account_id FROM refunds)
-            ORDER BY id FOR UPDATE
-        ), refund AS (
-            UPDATE accounts SET balance = accounts.balance + refunds.amount
-            FROM refunds JOIN locked ON locked.id = refunds.account_id
-            WHERE accounts.id = refunds.account_id
-        )
+        ), {_REFUND}
         SELECT inference_id, charged FROM closed
         """,
         list(costs),
@@ -198,6 +203,36 @@ async def close_many(db: Db, costs: dict[str, int], state: str) -> dict[str, int
         state,
     )
     return {row["inference_id"]: int(row["charged"]) for row in rows}
+
+
+async def shrink_many(db: Db, keep: dict[str, int]) -> set[str]:
+    """Lower held reservations (id -> amount to keep) and refund the difference, in one
+    statement; the ids lowered. One that is no longer held, or holds no more than that,
+    is left alone, so a shrink racing its own charge changes nothing: whichever statement
+    locks the row first, the other sees its result (the charge is capped at what is held,
+    and a charged reservation is not held)."""
+    rows = await db.fetch(
+        f"""
+        WITH input AS (
+            SELECT * FROM unnest($1::text[], $2::bigint[]) AS t(inference_id, keep)
+        ), old AS (
+            SELECT r.inference_id, r.account_id, r.reserved, input.keep
+            FROM reservations r JOIN input ON input.inference_id = r.inference_id
+            WHERE r.state = 'held' AND r.reserved > input.keep
+            ORDER BY r.inference_id FOR UPDATE OF r
+        ), shrunk AS (
+            UPDATE reservations SET reserved = old.keep, updated_at = now()
+            FROM old WHERE reservations.inference_id = old.inference_id
+            RETURNING old.inference_id, old.account_id, old.reserved - old.keep AS back
+        ), refunds AS (
+            SELECT account_id, sum(back) AS amount FROM shrunk GROUP BY account_id
+        ), {_REFUND}
+        SELECT inference_id FROM shrunk
+        """,
+        list(keep),
+        [max(amount, 0) for amount in keep.values()],
+    )
+    return {row["inference_id"] for row in rows}
 
 
 async def release(db: Db, inference_id: str) -> int | None:

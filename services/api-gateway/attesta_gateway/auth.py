@@ -7,6 +7,7 @@ even read, and a malformed body gets 400 (not FastAPI's 422) before the schema i
 
 from __future__ import annotations
 
+import codecs
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -46,6 +47,9 @@ async def read_body(request: Request, model: type[M]) -> M:
     JSON module and validating the dict, docs/overhead.md). Not JSON, or not an object:
     400; a field that does not fit: 422 naming it."""
     raw = await request.body()
+    if raw.startswith(codecs.BOM_UTF8):
+        # RFC 8259 lets a parser ignore one; the JSON module did, pydantic does not.
+        raw = raw[len(codecs.BOM_UTF8) :]
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:

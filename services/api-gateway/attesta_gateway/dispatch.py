@@ -126,22 +126,18 @@ class Dispatcher:
         return random_id(id_prefix) if canaries is None else canaries.real_id(id_prefix, epoch)
 
     def _escrow(
-        self, account: Account, needed: int, id_prefix: str, epoch: int
-    ) -> tuple[str, int, asyncio.Future[bool | None]]:
-        """The request's id, amount in escrow and reservation: its account's spare when one
-        covers it (held already), or one taken now."""
+        self, account: Account, need: int, id_prefix: str, epoch: int
+    ) -> tuple[str, asyncio.Future[bool | None]]:
+        """The request's id and reservation: its account's spare when one covers it (held
+        already), or one taken now. Either way the request names `need` as reserved."""
         spares = self._ctx.spares
-        spare = None if spares is None else spares.take(account.id, id_prefix, epoch, needed)
+        spare = None if spares is None else spares.take(account.id, id_prefix, epoch, need)
         if spare is not None:
             held: asyncio.Future[bool | None] = asyncio.get_running_loop().create_future()
             held.set_result(True)
-            return spare.inference_id, spare.amount, held
+            return spare.inference_id, held
         inference_id = self._new_id(id_prefix, epoch)
-        return (
-            inference_id,
-            needed,
-            self._ctx.reservations.reserve(account.id, inference_id, needed),
-        )
+        return inference_id, self._ctx.reservations.reserve(account.id, inference_id, need)
 
     async def submit(self, account: Account, job: InferenceJob, id_prefix: str) -> Inference:
         ctx = self._ctx
@@ -160,8 +156,8 @@ class Dispatcher:
         # Postgres takes the escrow while the request is signed and its stream subscribed:
         # nothing before the publish needs the answer, and the round trip is then off the
         # request's path (and with a spare there is none).
-        needed = job.reservation(ctx.genesis)
-        inference_id, reserved, reserving = self._escrow(account, needed, id_prefix, epoch)
+        reserved = job.reservation(ctx.genesis)
+        inference_id, reserving = self._escrow(account, reserved, id_prefix, epoch)
         try:
             # One turn of the loop: the writer sends its statement and waits for the answer.
             await asyncio.sleep(0)
@@ -190,8 +186,9 @@ class Dispatcher:
             spares = ctx.spares
             if not held and spares is not None:
                 # Perhaps short only because of the account's own spares: they come back
-                # and the reservation is tried once more (shielded: a spare taken off the
-                # books but not yet given back would stay held until the settler's pass).
+                # (and those in use shrink to their requests' needs), and the reservation
+                # is tried once more (shielded: a spare taken off the books but not yet
+                # given back would stay held until the settler's pass).
                 await asyncio.shield(spares.give_back(account.id))
                 reserving = ctx.reservations.reserve(account.id, inference_id, reserved)
                 held = await asyncio.shield(reserving)
@@ -208,7 +205,7 @@ class Dispatcher:
                 code="insufficient_quota",
             )
         if ctx.spares is not None:
-            ctx.spares.refill(account.id, id_prefix, epoch, needed, self._new_id)
+            ctx.spares.refill(account.id, id_prefix, epoch, reserved, self._new_id)
         span = trace.get_current_span()
         span.set_attribute("attesta.inference_id", inference_id)
         span.set_attribute("attesta.executor", executor)

@@ -23,6 +23,7 @@ from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from attesta_gateway import accounts
 from attesta_gateway.canaries import CanaryPlanter
 from attesta_gateway.charges import ChargeBatcher
 from attesta_gateway.collection import Collector
@@ -91,6 +92,27 @@ def canary_planter(ctx: GatewayContext) -> CanaryPlanter | None:
     return CanaryPlanter(ctx, key, frozenset(settings.canary_executors))
 
 
+def spare_reservations(
+    settings: GatewaySettings, pool: asyncpg.Pool, reservations: ReservationBatcher
+) -> SpareReservations:
+    async def release(inference_ids: list[str]) -> object:
+        return await accounts.close_many(pool, dict.fromkeys(inference_ids, 0), "released")
+
+    async def shrink(keep: dict[str, int]) -> object:
+        return await accounts.shrink_many(pool, keep)
+
+    return SpareReservations(
+        reservations.reserve,
+        release,
+        shrink,
+        idle_s=settings.spare_idle_s,
+        headroom=settings.spare_headroom,
+        # Past its deadline and grace a request that took a spare has been answered; a
+        # minute more for its charge.
+        request_lifetime_s=settings.request_timeout_s + settings.deadline_grace_s + 60.0,
+    )
+
+
 async def drain_inferences(tasks: set[asyncio.Task[None]], timeout_s: float) -> None:
     """Let running inferences finish (and be charged), then cancel what is left."""
     if tasks:
@@ -118,12 +140,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.push_async_callback(reservations.close)
         spares = None
         if settings.spare_reservations:
-            spares = SpareReservations(
-                reservations,
-                pool,
-                idle_s=settings.spare_idle_s,
-                headroom=settings.spare_headroom,
-            )
+            spares = spare_reservations(settings, pool, reservations)
             spares.start()
             # Unwound before the batchers: the spares' releases are written first.
             stack.push_async_callback(spares.close)

@@ -38,8 +38,10 @@ class GatewaySettings(ServiceSettings):
     # escrow is taken in the background, `spare_headroom` times this one's, and given back
     # when unused for `spare_idle_s`; the next request then skips a round trip to Postgres.
     spare_reservations: bool = True
-    spare_idle_s: float = Field(default=5.0, gt=0)
-    spare_headroom: float = Field(default=1.5, ge=1)
+    # Capped far below the settler's hour for reservations no record names; the headroom
+    # at most 2, the most a spare may exceed the need of the request that takes it.
+    spare_idle_s: float = Field(default=5.0, gt=0, le=60)
+    spare_headroom: float = Field(default=1.5, ge=1, le=2)
     # How long JetStream may take to acknowledge a published request.
     publish_timeout_s: float = Field(default=5.0, gt=0)
     # On shutdown, running inferences get this long to finish (and be charged).

@@ -194,10 +194,15 @@ async def test_canaries_are_planted_caught_revealed_and_settled(
     # Only canaries carry the mark; they look like the real requests they copy.
     assert all(is_canary(secret, i) for i in canaries)
     assert not any(is_canary(secret, i) for i in real_ids)
+    real = [finished[i].body["request"]["body"] for i in real_ids]
     for canary_id in canaries:
         request = finished[canary_id].body["request"]["body"]
-        assert request["account"] == finished[real_ids[0]].body["request"]["body"]["account"]
+        assert request["account"] == real[0]["account"]
         assert request["executor"] == canary_executor.address
+        # Its escrow amount is its original's, though that one may have run on a spare
+        # reservation (attesta_gateway.spares) holding more.
+        (original,) = [r for r in real if r["messages"] == request["messages"]]
+        assert request["reserved"] == original["reserved"]
     # No money moves for a canary: the only reservations not of a real request are the
     # account's spares (attesta_gateway.spares), given back whole.
     reserved = {r["inference_id"] for r in reservations}

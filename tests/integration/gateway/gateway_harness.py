@@ -48,7 +48,7 @@ class Gateway:
         given back: what it holds apart from its requests' escrow."""
         spares = self.ctx.spares
         if spares is not None:
-            await spares.give_back(account_id)
+            await spares.give_back(account_id, pause=False)
         return int(await self.pool.fetchval("SELECT balance FROM accounts WHERE id=$1", account_id))
 
     async def reservation(self, inference_id: str) -> asyncpg.Record | None:

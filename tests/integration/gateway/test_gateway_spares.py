@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 import asyncpg
+from gateway_fakes import eventually
 from gateway_harness import Gateway, StartGateway
 
 BALANCE = 100_000
@@ -56,8 +57,10 @@ async def test_next_request_takes_the_spare(start_gateway: StartGateway) -> None
     # Sized like the first request's escrow with the default headroom, and charged the same.
     assert second_row["reserved"] == spare["reserved"] == math.ceil(first_row["reserved"] * 1.5)
     assert second_row["charged"] == first_row["charged"] > 0
-    # The executor was told what is really held for it.
-    assert executor.received[1][1].reserved == spare["reserved"]
+    # The record names the request's own need, as every request's (and a canary's) does:
+    # the amount must not tell a request on a spare apart.
+    assert executor.received[1][1].reserved == executor.received[0][1].reserved
+    assert executor.received[1][1].reserved == first_row["reserved"]
     assert await gateway.balance(account) == BALANCE - 2 * first_row["charged"]
 
 
@@ -143,3 +146,30 @@ async def test_no_spares_when_turned_off(start_gateway: StartGateway) -> None:
         ]
     await asyncio.sleep(0.2)
     assert sorted(r["inference_id"] for r in await _rows(gateway, account)) == sorted(ids)
+
+
+async def test_a_spare_in_use_gives_back_its_excess_before_a_402(
+    start_gateway: StartGateway,
+) -> None:
+    """Two requests at once on an account whose balance covers both: one takes the spare,
+    which holds more than it needs; the other finds the balance short until that excess
+    comes back."""
+    gateway = await start_gateway(["ok"], chunk_delay_s=0.3)
+    (executor,) = gateway.executors
+    api_key, account = await gateway.new_key(balance=BALANCE)
+    async with gateway.client(api_key) as client:
+        first = (await client.post("/v1/chat/completions", json=_chat(gateway.model))).json()
+        spare = await _spare(gateway, account, {first["id"]})
+        need = (await gateway.wait_reservation(first["id"], "charged"))["reserved"]
+        # Free: half a request; with the spare back, one and a half: enough for two.
+        await gateway.pool.execute(
+            "UPDATE accounts SET balance = $2 WHERE id = $1", account, spare["reserved"] - need
+        )
+        taking = asyncio.create_task(client.post("/v1/chat/completions", json=_chat(gateway.model)))
+        await eventually(lambda: len(executor.received) == 2)
+        other = await client.post("/v1/chat/completions", json=_chat(gateway.model))
+        took = await taking
+    assert took.status_code == 200 and took.json()["id"] == spare["inference_id"]
+    assert other.status_code == 200, other.text
+    # The spare was lowered to its request's need while that request ran.
+    assert (await gateway.wait_reservation(spare["inference_id"], "charged"))["reserved"] == need

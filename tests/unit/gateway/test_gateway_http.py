@@ -16,9 +16,9 @@ from attesta_gateway.settings import GatewaySettings
 from fastapi import Depends, FastAPI, Request
 
 
-def _app() -> FastAPI:
+def _app(max_bytes: int = 100) -> FastAPI:
     app = FastAPI()
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=100)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_bytes)
     install_error_handlers(app)
 
     async def teapot() -> None:
@@ -40,8 +40,8 @@ def _app() -> FastAPI:
     return app
 
 
-async def _client() -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=_app(), raise_app_exceptions=False)
+async def _client(max_bytes: int = 100) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=_app(max_bytes), raise_app_exceptions=False)
     return httpx.AsyncClient(transport=transport, base_url="http://test")
 
 
@@ -65,11 +65,18 @@ async def test_error_shapes() -> None:
         invalid = await client.post("/echo", content=b"\xff\xfe")
         truncated = await client.post("/echo", content=b'{"model": "m", "prompt": ')
         not_object = await client.post("/echo", json=["m", "hi"])
+        surrogate = await client.post("/echo", content=b'{"model":"m","prompt":"\\ud800"}')
+        utf16 = await client.post("/echo", content='{"model":"m","prompt":"hi"}'.encode("utf-16"))
+        bom = await client.post("/echo", content=b'\xef\xbb\xbf{"model":"m","prompt":"hi"}')
         schema = await client.post("/echo", json={"model": "m", "prompt": 5})
         teapot = await client.post("/teapot")
         missing = await client.get("/nowhere")
         boom = await client.get("/boom")
-    for bad in (invalid, truncated, not_object):
+    async with await _client(max_bytes=100_000) as client:
+        # Nested past the parser's limit: refused as JSON, not a server error.
+        deep = await client.post("/echo", content=b'{"prompt":' + b"[" * 5000 + b"]" * 5000 + b"}")
+    assert bom.status_code == 200 and bom.json() == {"prompt": "hi"}
+    for bad in (invalid, truncated, not_object, deep, surrogate, utf16):
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_json"
     assert "not valid JSON" in truncated.json()["error"]["message"]
     assert "must be a JSON object" in not_object.json()["error"]["message"]
