@@ -76,6 +76,10 @@ class InferenceRequested(Event):
     # end_before_stored is true when the gateway reads `stored` events (docs/architecture.md).
     stream_chunks: bool = True
     end_before_stored: bool = False
+    # Added in v1: the prefix the gateway reads this inference's token stream under
+    # (`subjects.token_stream`); None, or an executor that does not know it: a subject of
+    # its own. Only sent to executors announcing `subjects.STREAM_PREFIX_FEATURE`.
+    stream_prefix: str | None = None
 
 
 class Receipt(BaseModel):
@@ -248,6 +252,8 @@ class ExecutorHeartbeat(Event):
     capacity: int
     in_flight: int
     sent_at_ms: int
+    # Added in v1: what it understands beyond the first version (subjects' *_FEATURE).
+    features: list[str] = Field(default_factory=list)
 
 
 class ValidatorSeedRevealed(Event):

@@ -7,6 +7,7 @@ anchored again. Token streams and heartbeats are core NATS: ephemeral by design.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 RECORDS_STREAM = "ATTESTA_RECORDS"
@@ -59,8 +60,34 @@ def canary_revealed(gateway: str) -> str:
     return f"attesta.records.canary.reveal.{gateway}"
 
 
-def token_stream(inference_id: str) -> str:
-    return f"attesta.stream.{inference_id}"
+TOKEN_STREAMS = "attesta.stream"
+# An executor that announces this in its heartbeats sends token-stream events under the
+# prefix a request names (`InferenceRequested.stream_prefix`).
+STREAM_PREFIX_FEATURE = "stream_prefix"
+_GATEWAY_STREAMS = f"{TOKEN_STREAMS}.gateway."
+_INSTANCE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def token_stream(inference_id: str, prefix: str | None = None) -> str:
+    """Where an inference's token-stream events go: under its gateway's prefix when the
+    request names one (`gateway_stream_prefix`), else a subject of its own."""
+    return f"{prefix or TOKEN_STREAMS}.{inference_id}"
+
+
+def gateway_stream_prefix(instance: str) -> str:
+    """The prefix one gateway process subscribes once (`<prefix>.*`) for the token streams
+    of all its inferences, instead of a subscription per inference."""
+    if not _INSTANCE.fullmatch(instance):
+        raise ValueError(f"not a gateway instance name: {instance!r}")
+    return _GATEWAY_STREAMS + instance
+
+
+def is_gateway_stream_prefix(value: str) -> bool:
+    """Only such prefixes are honoured: a request must not steer an executor's events onto
+    another subject (a record stream's, say)."""
+    return value.startswith(_GATEWAY_STREAMS) and bool(
+        _INSTANCE.fullmatch(value[len(_GATEWAY_STREAMS) :])
+    )
 
 
 @dataclass(frozen=True)

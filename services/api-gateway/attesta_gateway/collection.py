@@ -10,59 +10,27 @@ still finish; the settler closes stale reservations from the records).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-import nats.errors
 from attesta_common.envelope import RecordRejected, SignedRecord
 from attesta_common.events import InferenceFinished
 from attesta_common.metrics import GATEWAY_IN_FLIGHT, GATEWAY_TTFT
 from attesta_common.pricing import inference_cost
 from attesta_common.stream import StreamEvent
 from attesta_common.subjects import inference_requested
-from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 
 from attesta_gateway import accounts
 from attesta_gateway.context import GatewayContext
 from attesta_gateway.errors import SERVER_ERROR, OpenAIError
+from attesta_gateway.token_streams import TokenStream
 from attesta_gateway.verification import verify_finished
 
 log = logging.getLogger(__name__)
-
-
-class TokenStream:
-    """One inference's token-stream subscription, its messages in a queue.
-
-    Fed by a subscription callback: nats-py's `next_msg` creates two tasks and a uuid per
-    message (a timeout is kept for the whole stream by `Collector._collect` instead).
-    """
-
-    def __init__(self) -> None:
-        self.messages: asyncio.Queue[Msg] = asyncio.Queue()
-        self._subscription: Subscription | None = None
-
-    @classmethod
-    async def open(cls, connection: NATS, subject: str) -> TokenStream:
-        stream = cls()
-
-        async def deliver(msg: Msg) -> None:
-            stream.messages.put_nowait(msg)
-
-        stream._subscription = await connection.subscribe(subject, cb=deliver)
-        return stream
-
-    async def close(self) -> None:
-        subscription, self._subscription = self._subscription, None
-        if subscription is not None:
-            # A closed connection took the subscription with it.
-            with contextlib.suppress(nats.errors.Error):
-                await subscription.unsubscribe()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from attesta_gateway.key_cache import KeyCache
 from attesta_gateway.reservations import ReservationBatcher
 from attesta_gateway.settings import GatewaySettings
 from attesta_gateway.spares import SpareReservations
+from attesta_gateway.token_streams import StreamRouter
 
 # attesta_chain_writer.proofs.load_proof, or a stand-in (tests, a gateway without it).
 ProofLoader = Callable[[asyncpg.Pool, str], Awaitable[InclusionProof | None]]
@@ -40,3 +41,5 @@ class GatewayContext:
     keys: KeyCache
     # None when spare reservations are off (settings.spare_reservations).
     spares: SpareReservations | None = None
+    # The shared token-stream subscription (None: one per inference, as for old executors).
+    streams: StreamRouter | None = None

@@ -19,15 +19,16 @@ from attesta_common.epochs import draw_executor, epoch_at, epoch_seed
 from attesta_common.events import ChatMessage, InferenceRequested, SamplingParams
 from attesta_common.genesis import Genesis, ModelSpec
 from attesta_common.pricing import inference_cost
-from attesta_common.subjects import token_stream
+from attesta_common.subjects import STREAM_PREFIX_FEATURE, token_stream
 from opentelemetry import trace
 
 from attesta_gateway import accounts
 from attesta_gateway.accounts import Account
-from attesta_gateway.collection import Collector, Inference, TokenStream
+from attesta_gateway.collection import Collector, Inference
 from attesta_gateway.context import GatewayContext
 from attesta_gateway.errors import SERVER_ERROR, OpenAIError
 from attesta_gateway.protocol import random_id
+from attesta_gateway.token_streams import TokenStream
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class InferenceJob:
         reserved: int,
         now_ms: int,
         timeout_s: float,
+        stream_prefix: str | None = None,
     ) -> InferenceRequested:
         return InferenceRequested(
             inference_id=inference_id,
@@ -85,6 +87,7 @@ class InferenceJob:
             reserved=reserved,
             requested_at_ms=now_ms,
             deadline_ms=now_ms + int(timeout_s * 1000),
+            stream_prefix=stream_prefix,
         )
 
 
@@ -162,6 +165,9 @@ class Dispatcher:
             # One turn of the loop: the writer sends its statement and waits for the answer.
             await asyncio.sleep(0)
             executor = draw_executor(epoch_seed(ctx.genesis, epoch), inference_id, candidates)
+            router = ctx.streams
+            if router is not None and not ctx.registry.supports(executor, STREAM_PREFIX_FEATURE):
+                router = None  # an older executor: a subscription of the inference's own
             request = job.request(
                 inference_id=inference_id,
                 epoch=epoch,
@@ -171,11 +177,16 @@ class Dispatcher:
                 reserved=reserved,
                 now_ms=now_ms,
                 timeout_s=ctx.settings.request_timeout_s,
+                stream_prefix=None if router is None else router.prefix,
             )
             record = sign_event(request, ctx.key)
             try:
-                # Subscribed before the request exists, so not one token can be missed.
-                stream = await TokenStream.open(ctx.broker.connection, token_stream(inference_id))
+                # Read before the request exists, so not one token can be missed.
+                if router is not None:
+                    stream = router.open(inference_id)
+                else:
+                    subject = token_stream(inference_id)
+                    stream = await TokenStream.open(ctx.broker.connection, subject)
             except Exception as exc:
                 raise _unreachable() from exc
         except BaseException as exc:

@@ -26,6 +26,8 @@ class ExecutorStatus:
     in_flight: int
     sent_at_ms: int
     seen_at: float  # monotonic seconds
+    # What it announced it understands beyond v1 (attesta_common.subjects *_FEATURE).
+    features: frozenset[str] = frozenset()
 
 
 class ExecutorRegistry:
@@ -59,6 +61,7 @@ class ExecutorRegistry:
             in_flight=beat.in_flight,
             sent_at_ms=beat.sent_at_ms,
             seen_at=time.monotonic(),
+            features=frozenset(beat.features),
         )
         self._executors[beat.executor] = status
         return status
@@ -82,6 +85,11 @@ class ExecutorRegistry:
             for status in self.live(model)
             if self._genesis.weight(status.address) > 0
         ]
+
+    def supports(self, address: str, feature: str) -> bool:
+        """Whether the executor's last heartbeat announced `feature`."""
+        status = self._executors.get(address)
+        return status is not None and feature in status.features
 
     def served_models(self) -> list[str]:
         """Models of the genesis that at least one live executor serves."""

@@ -36,6 +36,7 @@ from attesta_gateway.serving_chat import OpenAIServingChat
 from attesta_gateway.serving_completions import OpenAIServingCompletion
 from attesta_gateway.settings import GatewaySettings
 from attesta_gateway.spares import SpareReservations
+from attesta_gateway.token_streams import StreamRouter
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         heartbeats = await nc.subscribe(EXECUTOR_HEARTBEAT, cb=on_heartbeat)
         stack.push_async_callback(_quietly_unsubscribe, heartbeats)
 
+        # One subscription for the token streams of executors that announce they can
+        # send under a prefix (attesta_gateway.token_streams).
+        streams = StreamRouter(nc)
+        await streams.start()
+        stack.push_async_callback(streams.close)
+
         ctx = GatewayContext(
             settings=settings,
             genesis=genesis,
@@ -175,6 +182,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             registry=registry,
             keys=KeyCache(settings.key_cache_ttl_s),
             spares=spares,
+            streams=streams,
         )
         tasks: set[asyncio.Task[None]] = set()
         planter = canary_planter(ctx)

@@ -38,6 +38,7 @@ class ChunkStream:
             logprobs = [token_logprob(step, top, self._token_text) for step in steps]
         text = "".join(step.text_delta for step in steps)
         await self._outbox.event(
+            self._request,
             StreamEvent(
                 type="chunk",
                 inference_id=self._request.inference_id,
@@ -45,7 +46,7 @@ class ChunkStream:
                 text=text,
                 token_ids=[step.token_id for step in steps],
                 logprobs=logprobs,
-            )
+            ),
         )
         self._streamed += len(text)
         self._tokens += len(steps)
@@ -56,11 +57,12 @@ class ChunkStream:
         tail = text[self._streamed :]
         if tail and self._request.stream_chunks:
             await self._outbox.event(
+                self._request,
                 StreamEvent(
                     type="chunk",
                     inference_id=self._request.inference_id,
                     index=self._tokens,
                     text=tail,
-                )
+                ),
             )
             self._streamed += len(tail)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from attesta_common.envelope import sign_event
 from attesta_common.events import ExecutorHeartbeat
 from attesta_common.keys import SigningKey
-from attesta_common.subjects import EXECUTOR_HEARTBEAT
+from attesta_common.subjects import EXECUTOR_HEARTBEAT, STREAM_PREFIX_FEATURE
 from faststream.nats import NatsBroker
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class Heartbeat:
                 capacity=self._capacity,
                 in_flight=self._in_flight(),
                 sent_at_ms=int(time.time() * 1000),
+                features=[STREAM_PREFIX_FEATURE],
             ),
             self._key,
         ).to_bytes()

@@ -10,8 +10,22 @@ from attesta_common.events import InferenceFailed, InferenceRequested, Usage
 from attesta_common.keys import SigningKey
 from attesta_common.record_publisher import RecordSink
 from attesta_common.stream import StreamEvent
-from attesta_common.subjects import inference_failed, inference_finished, token_stream
+from attesta_common.subjects import (
+    inference_failed,
+    inference_finished,
+    is_gateway_stream_prefix,
+    token_stream,
+)
 from faststream.nats import NatsBroker
+
+
+def stream_subject(request: InferenceRequested) -> str:
+    """Under the gateway's prefix when the request names a valid one (older gateways name
+    none), else the inference's own subject."""
+    prefix = request.stream_prefix
+    if prefix is not None and not is_gateway_stream_prefix(prefix):
+        prefix = None
+    return token_stream(request.inference_id, prefix)
 
 
 class PublishFailed(Exception):
@@ -24,43 +38,43 @@ class Outbox:
         self._key = key
         self._records = records
 
-    async def event(self, event: StreamEvent) -> None:
+    async def event(self, request: InferenceRequested, event: StreamEvent) -> None:
         """Core NATS, fire and forget: the stream is ephemeral, the record is the truth."""
-        await self._send(event.inference_id, event.model_dump_json().encode())
+        await self._send(request, event.model_dump_json().encode())
 
-    async def end(self, inference_id: str, record: SignedRecord, *, stored: bool = True) -> None:
+    async def end(
+        self, request: InferenceRequested, record: SignedRecord, *, stored: bool = True
+    ) -> None:
         """The `end` event with the finished record's own bytes spliced in: encoding the
         record again (it holds the request and the artifact) would give the same JSON.
         `stored` false promises a `stored` event once JetStream acknowledges the record."""
         body = record.body
         head = StreamEvent(
             type="end",
-            inference_id=inference_id,
+            inference_id=request.inference_id,
             finish_reason=body["finish_reason"],
             usage=Usage.model_validate(body["usage"]),
             stored=stored,
         ).model_dump_json(exclude={"record"})
-        await self._send(
-            inference_id, head[:-1].encode() + b',"record":' + record.to_bytes() + b"}"
-        )
+        await self._send(request, head[:-1].encode() + b',"record":' + record.to_bytes() + b"}")
 
     async def deliver(self, request: InferenceRequested, record: SignedRecord) -> None:
         """The finished record to JetStream and the `end` to the waiting gateway. A gateway
         that reads `stored` events checks the record while JetStream stores it and answers
         on `stored`: the store's round trip and the check overlap instead of adding up."""
         if request.end_before_stored:
-            await self.end(request.inference_id, record, stored=False)
+            await self.end(request, record, stored=False)
             await self.finished(record)
-            await self.event(StreamEvent(type="stored", inference_id=request.inference_id))
+            await self.event(request, StreamEvent(type="stored", inference_id=request.inference_id))
         else:
             await self.finished(record)
-            await self.end(request.inference_id, record)
+            await self.end(request, record)
 
-    async def _send(self, inference_id: str, payload: bytes) -> None:
+    async def _send(self, request: InferenceRequested, payload: bytes) -> None:
         try:
-            await self._broker.connection.publish(token_stream(inference_id), payload)
+            await self._broker.connection.publish(stream_subject(request), payload)
         except Exception as exc:
-            raise PublishFailed(f"token stream of {inference_id}: {exc!r}") from exc
+            raise PublishFailed(f"token stream of {request.inference_id}: {exc!r}") from exc
 
     async def finished(self, record: SignedRecord) -> None:
         """JetStream with its ack; a copy of an already stored record is a success."""
@@ -89,6 +103,9 @@ class Outbox:
         except Exception as exc:
             raise PublishFailed(f"InferenceFailed {record.hash}: {exc!r}") from exc
         await self.event(
-            StreamEvent(type="error", inference_id=request.inference_id, code=code, message=message)
+            request,
+            StreamEvent(
+                type="error", inference_id=request.inference_id, code=code, message=message
+            ),
         )
         return record

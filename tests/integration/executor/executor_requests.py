@@ -48,6 +48,7 @@ def request_record(
     top_logprobs: int = 0,
     deadline_s: float = 60.0,
     end_before_stored: bool = False,
+    stream_prefix: str | None = None,
 ) -> tuple[SignedRecord, InferenceRequested]:
     now_ms = int(time.time() * 1000)
     request = InferenceRequested(
@@ -66,6 +67,7 @@ def request_record(
         requested_at_ms=now_ms,
         deadline_ms=now_ms + int(deadline_s * 1000),
         end_before_stored=end_before_stored,
+        stream_prefix=stream_prefix,
     )
     return sign_event(request, signer), request
 
@@ -83,7 +85,9 @@ class TokenStream:
         self._sub: Any = None
 
     @classmethod
-    async def open(cls, nc: NatsClient, inference_id: str) -> TokenStream:
+    async def open(
+        cls, nc: NatsClient, inference_id: str, prefix: str | None = None
+    ) -> TokenStream:
         stream = cls()
 
         async def on_message(msg: Any) -> None:
@@ -95,7 +99,7 @@ class TokenStream:
             if event.type in ("stored", "error") or (event.type == "end" and event.stored):
                 stream._closed.set()
 
-        stream._sub = await nc.subscribe(token_stream(inference_id), cb=on_message)
+        stream._sub = await nc.subscribe(token_stream(inference_id, prefix), cb=on_message)
         await nc.flush()
         return stream
 

@@ -51,6 +51,7 @@ async def start_gateway(
         proof_loader: ProofLoader | None = None,
         tracer_provider: TracerProvider | None = None,
         chunk_delay_s: float = 0.0,
+        features: list[str] | None = None,
         **overrides: Any,
     ) -> Gateway:
         behaviors = ["ok", "ok"] if behaviors is None else behaviors
@@ -88,7 +89,13 @@ async def start_gateway(
         pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
         stack.push_async_callback(pool.close)
         executors = [
-            FakeExecutor(key, genesis, behavior=behavior, chunk_delay_s=chunk_delay_s)
+            FakeExecutor(
+                key,
+                genesis,
+                behavior=behavior,
+                chunk_delay_s=chunk_delay_s,
+                features=list(features or []),
+            )
             for key, behavior in zip(devnet_keys.executors, behaviors, strict=False)
         ]
         for executor in executors:

@@ -28,7 +28,12 @@ from attesta_common.events import (
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey
 from attesta_common.stream import StreamEvent, TokenLogprob, TopLogprob
-from attesta_common.subjects import EXECUTOR_HEARTBEAT, inference_requested, token_stream
+from attesta_common.subjects import (
+    EXECUTOR_HEARTBEAT,
+    STREAM_PREFIX_FEATURE,
+    inference_requested,
+    token_stream,
+)
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
@@ -47,6 +52,7 @@ def heartbeat_record(
     *,
     executor: str | None = None,
     sent_at_ms: int | None = None,
+    features: list[str] | None = None,
 ) -> SignedRecord:
     beat = ExecutorHeartbeat(
         executor=executor or key.address,
@@ -54,6 +60,7 @@ def heartbeat_record(
         capacity=4,
         in_flight=0,
         sent_at_ms=sent_at_ms if sent_at_ms is not None else int(time.time() * 1000),
+        features=features or [],
     )
     return sign_event(beat, key)
 
@@ -126,8 +133,12 @@ class FakeExecutor:
     # When each `stored` event went out (loop time).
     stored_sent_at: list[float] = field(default_factory=list)
     received: list[tuple[SignedRecord, InferenceRequested]] = field(default_factory=list)
+    # What its heartbeats announce; with STREAM_PREFIX_FEATURE it sends its events under
+    # the prefix a request names, as the executor does (without: as older executors).
+    features: list[str] = field(default_factory=list)
     _nc: Client | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _prefixes: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
@@ -155,7 +166,8 @@ class FakeExecutor:
         models = [m.name for m in self.genesis.models]
         while True:
             await self._nc.publish(
-                EXECUTOR_HEARTBEAT, heartbeat_record(self.key, models).to_bytes()
+                EXECUTOR_HEARTBEAT,
+                heartbeat_record(self.key, models, features=self.features).to_bytes(),
             )
             await asyncio.sleep(0.2)
 
@@ -163,12 +175,16 @@ class FakeExecutor:
         record, request = read_record(msg.data, self.genesis, InferenceRequested)
         assert request.executor == self.address, "a request for another executor"
         self.received.append((record, request))
+        if STREAM_PREFIX_FEATURE in self.features:
+            self._prefixes[request.inference_id] = request.stream_prefix
         if self.behavior != "silent":
             self._spawn(self._answer(record, request))
 
     async def _send(self, event: StreamEvent) -> None:
         assert self._nc is not None
-        await self._nc.publish(token_stream(event.inference_id), event.model_dump_json().encode())
+        prefix = self._prefixes.get(event.inference_id)
+        subject = token_stream(event.inference_id, prefix)
+        await self._nc.publish(subject, event.model_dump_json().encode())
 
     async def _answer(self, record: SignedRecord, request: InferenceRequested) -> None:
         iid = request.inference_id

@@ -16,7 +16,8 @@ class Sink:
     def __init__(self) -> None:
         self.events: list[StreamEvent] = []
 
-    async def event(self, event: StreamEvent) -> None:
+    async def event(self, request: InferenceRequested, event: StreamEvent) -> None:
+        assert request.inference_id == event.inference_id
         self.events.append(event)
 
 

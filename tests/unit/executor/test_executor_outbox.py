@@ -11,7 +11,7 @@ import pytest
 from attesta_common.envelope import SignedRecord, record_from_json_object, sign_event
 from attesta_common.events import InferenceFinished, InferenceRequested
 from attesta_common.stream import StreamEvent
-from attesta_common.subjects import inference_finished, token_stream
+from attesta_common.subjects import gateway_stream_prefix, inference_finished, token_stream
 from attesta_devnet.genesis_builder import DevnetKeys
 from attesta_engine.port import GenerationSpec
 from attesta_executor.outbox import Outbox, PublishFailed
@@ -59,7 +59,7 @@ async def test_end_carries_the_signed_record_byte_for_byte(devnet_keys: DevnetKe
     broker = RecordingBroker()
     outbox = Outbox(broker, key, records=None)  # type: ignore[arg-type]
 
-    await outbox.end(asked.inference_id, record)
+    await outbox.end(asked, record)
 
     ((subject, payload),) = broker.connection.sent
     assert subject == token_stream(asked.inference_id)
@@ -137,3 +137,26 @@ async def test_a_record_jetstream_did_not_take_is_never_called_stored(
     assert _order(sink) == (["end"] if early else [])
     if early:
         assert StreamEvent.model_validate_json(sink.sent[0][1]).stored is False
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [
+        (None, None),
+        (gateway_stream_prefix("g1"), gateway_stream_prefix("g1")),
+        # Only a gateway's stream prefix is honoured: a request must not steer the events
+        # onto another subject, such as a record stream's.
+        ("attesta.records.inference.finished.x", None),
+        (gateway_stream_prefix("g1") + ".deeper", None),
+        ("attesta.stream.gateway.", None),
+    ],
+)
+async def test_events_go_under_the_prefix_the_request_names(
+    devnet_keys: DevnetKeys, prefix: str | None, expected: str | None
+) -> None:
+    outbox, sink, asked, record = _delivery(devnet_keys, early=True)
+    asked = asked.model_copy(update={"stream_prefix": prefix})
+    await outbox.deliver(asked, record)
+    await outbox.failed(sign_event(asked, devnet_keys.gateway), asked, "engine_error", "x")
+    events = [subject for subject, _ in sink.sent if "records" not in subject]
+    assert events == [token_stream(asked.inference_id, expected)] * 3
