@@ -29,7 +29,7 @@ from attesta_common.metrics import GATEWAY_CANARIES
 from attesta_common.subjects import canary_committed, canary_revealed, inference_requested
 
 from attesta_gateway.context import GatewayContext
-from attesta_gateway.dispatch import InferenceJob
+from attesta_gateway.dispatch import InferenceJob, stream_prefix
 from attesta_gateway.protocol import random_id
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,9 @@ class CanaryPlanter:
             reserved=job.reservation(ctx.genesis),
             now_ms=now_ms,
             timeout_s=ctx.settings.request_timeout_s,
+            # As a real request to this executor names it (its events are then dropped
+            # by the gateway's router: nobody reads them).
+            stream_prefix=stream_prefix(ctx, executor),
         )
         record = sign_event(request, ctx.key)
         await ctx.records.publish(inference_requested(executor), record)

@@ -165,9 +165,7 @@ class Dispatcher:
             # One turn of the loop: the writer sends its statement and waits for the answer.
             await asyncio.sleep(0)
             executor = draw_executor(epoch_seed(ctx.genesis, epoch), inference_id, candidates)
-            router = ctx.streams
-            if router is not None and not ctx.registry.supports(executor, STREAM_PREFIX_FEATURE):
-                router = None  # an older executor: a subscription of the inference's own
+            prefix = stream_prefix(ctx, executor)
             request = job.request(
                 inference_id=inference_id,
                 epoch=epoch,
@@ -177,13 +175,13 @@ class Dispatcher:
                 reserved=reserved,
                 now_ms=now_ms,
                 timeout_s=ctx.settings.request_timeout_s,
-                stream_prefix=None if router is None else router.prefix,
+                stream_prefix=prefix,
             )
             record = sign_event(request, ctx.key)
             try:
                 # Read before the request exists, so not one token can be missed.
-                if router is not None:
-                    stream = router.open(inference_id)
+                if prefix is not None and ctx.streams is not None:
+                    stream = ctx.streams.open(inference_id)
                 else:
                     subject = token_stream(inference_id)
                     stream = await TokenStream.open(ctx.broker.connection, subject)
@@ -240,6 +238,15 @@ class Dispatcher:
         if canaries is not None:
             canaries.observe(account.id, job, id_prefix)
         return inference
+
+
+def stream_prefix(ctx: GatewayContext, executor: str) -> str | None:
+    """The prefix a request to `executor` names for its token stream: this gateway's when
+    the executor announced it can send under one, else None (a subscription of the
+    inference's own). Canaries name it the same way, or the field would tell them apart."""
+    if ctx.streams is None or not ctx.registry.supports(executor, STREAM_PREFIX_FEATURE):
+        return None
+    return ctx.streams.prefix
 
 
 async def _undo(

@@ -72,9 +72,14 @@ class StreamRouter:
 
     def open(self, inference_id: str) -> TokenStream:
         """The inference's stream, read from here on; closing it stops the routing."""
-        stream = TokenStream(detach=lambda: self._streams.pop(inference_id, None))
+        stream = TokenStream(detach=lambda: self._detach(inference_id, stream))
         self._streams[inference_id] = stream
         return stream
+
+    def _detach(self, inference_id: str, stream: TokenStream) -> None:
+        # Only its own entry: ids are unique, but a stream must never end another's.
+        if self._streams.get(inference_id) is stream:
+            del self._streams[inference_id]
 
     @property
     def routed(self) -> int:

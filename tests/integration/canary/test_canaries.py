@@ -203,6 +203,8 @@ async def test_canaries_are_planted_caught_revealed_and_settled(
         # reservation (attesta_gateway.spares) holding more.
         (original,) = [r for r in real if r["messages"] == request["messages"]]
         assert request["reserved"] == original["reserved"]
+        # Read through the same stream prefix as a real request to that executor.
+        assert request["stream_prefix"] == original["stream_prefix"] is not None
     # No money moves for a canary: the only reservations not of a real request are the
     # account's spares (attesta_gateway.spares), given back whole.
     reserved = {r["inference_id"] for r in reservations}

@@ -18,6 +18,7 @@ from attesta_common.events import (
 )
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey
+from attesta_common.subjects import STREAM_PREFIX_FEATURE
 from attesta_devnet.genesis_builder import DevnetKeys
 from attesta_gateway.executors import ExecutorRegistry
 from attesta_gateway.verification import verify_finished
@@ -72,6 +73,23 @@ def test_registry_forgets_silent_executors(
     later = time.monotonic() + 3.5
     monkeypatch.setattr(time, "monotonic", lambda: later)
     assert registry.candidates(model) == []
+
+
+def test_registry_knows_what_each_executor_announced_last(
+    genesis: Genesis, devnet_keys: DevnetKeys
+) -> None:
+    registry = ExecutorRegistry(genesis, ttl_s=3.0, max_skew_s=30.0)
+    model = genesis.models[0].name
+    first, second = devnet_keys.executors
+    now = int(time.time() * 1000)
+    registry.handle(_beat(first, model, sent_at_ms=now - 10, features=[STREAM_PREFIX_FEATURE]))
+    registry.handle(_beat(second, model))
+    assert registry.supports(first.address, STREAM_PREFIX_FEATURE)
+    assert not registry.supports(second.address, STREAM_PREFIX_FEATURE)
+    assert not registry.supports("unknown", STREAM_PREFIX_FEATURE)
+    # An older version restarted under the same address announces nothing.
+    registry.handle(_beat(first, model, sent_at_ms=now))
+    assert not registry.supports(first.address, STREAM_PREFIX_FEATURE)
 
 
 def _request(genesis: Genesis, keys: DevnetKeys) -> SignedRecord:
