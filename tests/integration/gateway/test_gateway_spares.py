@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -20,9 +21,10 @@ def _chat(model: str, **extra: Any) -> dict[str, Any]:
 
 
 async def _rows(gateway: Gateway, account: str) -> list[asyncpg.Record]:
-    return await gateway.pool.fetch(
+    rows: list[asyncpg.Record] = await gateway.pool.fetch(
         "SELECT * FROM reservations WHERE account_id = $1 ORDER BY created_at", account
     )
+    return rows
 
 
 async def _spare(gateway: Gateway, account: str, requests: set[str]) -> asyncpg.Record:
@@ -42,13 +44,34 @@ async def _plain_balance(gateway: Gateway, account: str) -> int:
     return int(await gateway.pool.fetchval("SELECT balance FROM accounts WHERE id=$1", account))
 
 
-async def test_next_request_takes_the_spare(start_gateway: StartGateway) -> None:
-    gateway = await start_gateway(["ok"])
-    (executor,) = gateway.executors
+@dataclass
+class AfterOne:
+    """A gateway after one answered request: its account, the answer, the spare held."""
+
+    gateway: Gateway
+    api_key: str
+    account: str
+    answer: dict[str, Any]
+    spare: asyncpg.Record
+
+
+async def _after_one(
+    start_gateway: StartGateway, body: dict[str, Any] | None = None, **settings: Any
+) -> AfterOne:
+    gateway = await start_gateway(["ok"], **settings)
     api_key, account = await gateway.new_key(balance=BALANCE)
     async with gateway.client(api_key) as client:
-        first = (await client.post("/v1/chat/completions", json=_chat(gateway.model))).json()
-        spare = await _spare(gateway, account, {first["id"]})
+        sent = _chat(gateway.model, **(body or {}))
+        answer = (await client.post("/v1/chat/completions", json=sent)).json()
+    spare = await _spare(gateway, account, {answer["id"]})
+    return AfterOne(gateway, api_key, account, answer, spare)
+
+
+async def test_next_request_takes_the_spare(start_gateway: StartGateway) -> None:
+    one = await _after_one(start_gateway)
+    gateway, account, first, spare = one.gateway, one.account, one.answer, one.spare
+    (executor,) = gateway.executors
+    async with gateway.client(one.api_key) as client:
         second = (await client.post("/v1/chat/completions", json=_chat(gateway.model))).json()
 
     assert second["id"] == spare["inference_id"] != first["id"]
@@ -65,11 +88,8 @@ async def test_next_request_takes_the_spare(start_gateway: StartGateway) -> None
 
 
 async def test_an_idle_spare_is_given_back(start_gateway: StartGateway) -> None:
-    gateway = await start_gateway(["ok"], spare_idle_s=0.3)
-    api_key, account = await gateway.new_key(balance=BALANCE)
-    async with gateway.client(api_key) as client:
-        answer = (await client.post("/v1/chat/completions", json=_chat(gateway.model))).json()
-    spare = await _spare(gateway, account, {answer["id"]})
+    one = await _after_one(start_gateway, spare_idle_s=0.3)
+    gateway, account, answer, spare = one.gateway, one.account, one.answer, one.spare
     row = await gateway.wait_reservation(spare["inference_id"], "released", timeout=5)
     assert row["charged"] == 0
     charged = (await gateway.wait_reservation(answer["id"], "charged"))["charged"]
@@ -77,12 +97,10 @@ async def test_an_idle_spare_is_given_back(start_gateway: StartGateway) -> None:
 
 
 async def test_a_spare_never_turns_a_fitting_request_into_402(start_gateway: StartGateway) -> None:
-    gateway = await start_gateway(["ok"])
-    api_key, account = await gateway.new_key(balance=BALANCE)
-    async with gateway.client(api_key) as client:
-        chat = (await client.post("/v1/chat/completions", json=_chat(gateway.model))).json()
-        spare = await _spare(gateway, account, {chat["id"]})
-        await gateway.wait_reservation(chat["id"], "charged")  # its refund is in
+    one = await _after_one(start_gateway)
+    gateway, account, spare = one.gateway, one.account, one.spare
+    async with gateway.client(one.api_key) as client:
+        await gateway.wait_reservation(one.answer["id"], "charged")  # its refund is in
         # All the account has left is its chat spare; a completion has no spare of its own.
         await gateway.pool.execute("UPDATE accounts SET balance = 0 WHERE id = $1", account)
         fits = {"model": gateway.model, "prompt": "Hi", "max_tokens": 4}
@@ -108,13 +126,9 @@ async def test_a_spare_never_turns_a_fitting_request_into_402(start_gateway: Sta
 async def test_a_spare_too_small_is_given_back_and_the_request_reserves(
     start_gateway: StartGateway,
 ) -> None:
-    gateway = await start_gateway(["ok"])
-    api_key, account = await gateway.new_key(balance=BALANCE)
-    async with gateway.client(api_key) as client:
-        small = (
-            await client.post("/v1/chat/completions", json=_chat(gateway.model, max_tokens=2))
-        ).json()
-        spare = await _spare(gateway, account, {small["id"]})
+    one = await _after_one(start_gateway, {"max_tokens": 2})
+    gateway, small, spare = one.gateway, one.answer, one.spare
+    async with gateway.client(one.api_key) as client:
         big = await client.post("/v1/chat/completions", json=_chat(gateway.model, max_tokens=64))
     assert big.status_code == 200
     assert big.json()["id"] not in (spare["inference_id"], small["id"])
@@ -124,11 +138,8 @@ async def test_a_spare_too_small_is_given_back_and_the_request_reserves(
 
 
 async def test_shutdown_gives_the_spares_back(start_gateway: StartGateway) -> None:
-    gateway = await start_gateway(["ok"])
-    api_key, account = await gateway.new_key(balance=BALANCE)
-    async with gateway.client(api_key) as client:
-        answer = (await client.post("/v1/chat/completions", json=_chat(gateway.model))).json()
-    spare = await _spare(gateway, account, {answer["id"]})
+    one = await _after_one(start_gateway)
+    gateway, account, answer, spare = one.gateway, one.account, one.answer, one.spare
     assert gateway.stop is not None
     await gateway.stop()
     assert (await gateway.reservation(spare["inference_id"]))["state"] == "released"
@@ -154,13 +165,11 @@ async def test_a_spare_in_use_gives_back_its_excess_before_a_402(
     """Two requests at once on an account whose balance covers both: one takes the spare,
     which holds more than it needs; the other finds the balance short until that excess
     comes back."""
-    gateway = await start_gateway(["ok"], chunk_delay_s=0.3)
+    one = await _after_one(start_gateway, chunk_delay_s=0.3)
+    gateway, account, spare = one.gateway, one.account, one.spare
     (executor,) = gateway.executors
-    api_key, account = await gateway.new_key(balance=BALANCE)
-    async with gateway.client(api_key) as client:
-        first = (await client.post("/v1/chat/completions", json=_chat(gateway.model))).json()
-        spare = await _spare(gateway, account, {first["id"]})
-        need = (await gateway.wait_reservation(first["id"], "charged"))["reserved"]
+    async with gateway.client(one.api_key) as client:
+        need = (await gateway.wait_reservation(one.answer["id"], "charged"))["reserved"]
         # Free: half a request; with the spare back, one and a half: enough for two.
         await gateway.pool.execute(
             "UPDATE accounts SET balance = $2 WHERE id = $1", account, spare["reserved"] - need
