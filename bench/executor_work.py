@@ -98,20 +98,13 @@ def main() -> None:
     rev = sys.argv[1] if len(sys.argv) > 1 else "HEAD"
     rounds = int(os.environ.get("ROUNDS", "5"))
     requests = int(os.environ.get("REQUESTS", "4000"))
-    worktree = checkout(rev)
     seen: dict[str, list[float]] = {"baseline": [], "current": []}
-    try:
+    with checkout(rev) as worktree:
         for round_ in range(rounds):
             order: list[tuple[str, Path | None]] = [("baseline", worktree), ("current", None)]
             for name, root in order if round_ % 2 == 0 else reversed(order):
                 seen[name].append(_run(root, requests))
                 print(f"round {round_ + 1} {name}: {seen[name][-1]:.1f} us", file=sys.stderr)
-    finally:
-        subprocess.run(
-            ["git", "-C", str(REPO), "worktree", "remove", "--force", str(worktree)],
-            check=False,
-            capture_output=True,
-        )
     medians: dict[str, Any] = {name: round(statistics.median(v), 1) for name, v in seen.items()}
     print(
         json.dumps(

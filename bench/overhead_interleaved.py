@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,8 +29,8 @@ from tqdm import tqdm
 
 from bench.http_client import Connection
 from bench.overhead_load import WARM_UP, Requests, percentile
-from bench.overhead_stack import KEY, REPO, BenchNetwork
-from bench.overhead_versions import BASELINE_REV, checkout, revision_env
+from bench.overhead_stack import KEY, BenchNetwork
+from bench.overhead_versions import BASELINE_REV, revision_env, revisions
 
 
 async def _one(connection: Connection, requests: Requests, seed: int) -> float:
@@ -81,34 +80,24 @@ def main() -> None:
     current = sys.argv[2] if len(sys.argv) > 2 else None
     total = int(os.environ.get("REQUESTS", "3000"))
     block = int(os.environ.get("BLOCK", "20"))
-    worktrees: list[Path] = []
     networks: dict[str, BenchNetwork] = {}
     folders: list[Path] = []
-    try:
-        worktrees.append(checkout(rev))
-        if current:
-            worktrees.append(checkout(current))
-        roots = {"baseline": worktrees[0], "current": worktrees[1] if current else None}
-        for name, root in roots.items():
-            env = revision_env(root)
-            folder = Path(tempfile.mkdtemp(prefix=f"attesta-interleaved-{name}-"))
-            folders.append(folder)
-            networks[name] = BenchNetwork(folder, gateway_env=env, executor_env=env)
-            print(f"starting the {name} network in {folder} ...", file=sys.stderr)
-            networks[name].start(ready_timeout_s=120)
-        urls = {name: network.gateway_url for name, network in networks.items()}
-        times = event_loop.run(_interleave(urls, total, block))
-    finally:
-        for network in networks.values():
-            network.stop()
-        for worktree in worktrees:
-            subprocess.run(
-                ["git", "-C", str(REPO), "worktree", "remove", "--force", str(worktree)],
-                check=False,
-                capture_output=True,
-            )
-        for folder in folders:
-            shutil.rmtree(folder, ignore_errors=True)
+    with revisions(rev, current) as roots:
+        try:
+            for name, root in roots.items():
+                env = revision_env(root)
+                folder = Path(tempfile.mkdtemp(prefix=f"attesta-interleaved-{name}-"))
+                folders.append(folder)
+                networks[name] = BenchNetwork(folder, gateway_env=env, executor_env=env)
+                print(f"starting the {name} network in {folder} ...", file=sys.stderr)
+                networks[name].start(ready_timeout_s=120)
+            urls = {name: network.gateway_url for name, network in networks.items()}
+            times = event_loop.run(_interleave(urls, total, block))
+        finally:
+            for network in networks.values():
+                network.stop()
+            for folder in folders:
+                shutil.rmtree(folder, ignore_errors=True)
     ms = {name: [t * 1000 for t in values] for name, values in times.items()}
     found: dict[str, Any] = {
         name: {

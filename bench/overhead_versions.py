@@ -20,6 +20,7 @@ ratios current/baseline, one JSON line.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,14 +81,33 @@ def _measure(root: Path | None, requests: int, seconds: float, clients: int) -> 
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def checkout(rev: str) -> Path:
+@contextlib.contextmanager
+def checkout(rev: str) -> Iterator[Path]:
+    """`rev` in a temporary git worktree, removed on the way out."""
     worktree = Path(tempfile.mkdtemp(prefix="attesta-rev-"))
     subprocess.run(
         ["git", "-C", str(REPO), "worktree", "add", "--detach", str(worktree), rev],
         check=True,
         capture_output=True,
     )
-    return worktree
+    try:
+        yield worktree
+    finally:
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "remove", "--force", str(worktree)],
+            check=False,
+            capture_output=True,
+        )
+
+
+@contextlib.contextmanager
+def revisions(rev: str, current: str | None) -> Iterator[dict[str, Path | None]]:
+    """The baseline's and the current side's package roots: `rev`, and `current` or the
+    working tree (None)."""
+    with contextlib.ExitStack() as stack:
+        baseline = stack.enter_context(checkout(rev))
+        other = stack.enter_context(checkout(current)) if current else None
+        yield {"baseline": baseline, "current": other}
 
 
 def main() -> None:
@@ -96,16 +117,8 @@ def main() -> None:
     seconds = float(os.environ.get("SECONDS", "10"))
     clients = int(os.environ.get("CLIENTS", "32"))
     current = sys.argv[2] if len(sys.argv) > 2 else None
-    worktrees: list[Path] = []
     seen: dict[str, list[dict[str, Any]]] = {"baseline": [], "current": []}
-    try:
-        worktrees.append(checkout(rev))
-        if current:
-            worktrees.append(checkout(current))
-        variants: dict[str, Path | None] = {
-            "baseline": worktrees[0],
-            "current": worktrees[1] if current else None,
-        }
+    with revisions(rev, current) as variants:
         for round_ in range(rounds):
             order = list(variants) if round_ % 2 == 0 else list(reversed(variants))
             for name in order:
@@ -117,13 +130,6 @@ def main() -> None:
                     f"{row['cpu_ms']:.2f} CPU ms/request",
                     file=sys.stderr,
                 )
-    finally:
-        for worktree in worktrees:
-            subprocess.run(
-                ["git", "-C", str(REPO), "worktree", "remove", "--force", str(worktree)],
-                check=False,
-                capture_output=True,
-            )
     medians = {
         name: {key: round(statistics.median(r[key] for r in rows), 3) for key in rows[0]}
         for name, rows in seen.items()

@@ -28,7 +28,7 @@ from attesta_gateway.collection import Collector, Inference
 from attesta_gateway.context import GatewayContext
 from attesta_gateway.errors import SERVER_ERROR, OpenAIError
 from attesta_gateway.protocol import random_id
-from attesta_gateway.token_streams import TokenStream
+from attesta_gateway.token_streams import StreamRouter, TokenStream
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class Dispatcher:
             # One turn of the loop: the writer sends its statement and waits for the answer.
             await asyncio.sleep(0)
             executor = draw_executor(epoch_seed(ctx.genesis, epoch), inference_id, candidates)
-            prefix = stream_prefix(ctx, executor)
+            router = stream_router(ctx, executor)
             request = job.request(
                 inference_id=inference_id,
                 epoch=epoch,
@@ -175,13 +175,13 @@ class Dispatcher:
                 reserved=reserved,
                 now_ms=now_ms,
                 timeout_s=ctx.settings.request_timeout_s,
-                stream_prefix=prefix,
+                stream_prefix=None if router is None else router.prefix,
             )
             record = sign_event(request, ctx.key)
             try:
                 # Read before the request exists, so not one token can be missed.
-                if prefix is not None and ctx.streams is not None:
-                    stream = ctx.streams.open(inference_id)
+                if router is not None:
+                    stream = router.open(inference_id)
                 else:
                     subject = token_stream(inference_id)
                     stream = await TokenStream.open(ctx.broker.connection, subject)
@@ -240,13 +240,20 @@ class Dispatcher:
         return inference
 
 
-def stream_prefix(ctx: GatewayContext, executor: str) -> str | None:
-    """The prefix a request to `executor` names for its token stream: this gateway's when
-    the executor announced it can send under one, else None (a subscription of the
-    inference's own). Canaries name it the same way, or the field would tell them apart."""
+def stream_router(ctx: GatewayContext, executor: str) -> StreamRouter | None:
+    """Where a request to `executor` has its token stream read: this gateway's shared
+    subscription when the executor announced it can send under its prefix, else None (a
+    subscription of the inference's own)."""
     if ctx.streams is None or not ctx.registry.supports(executor, STREAM_PREFIX_FEATURE):
         return None
-    return ctx.streams.prefix
+    return ctx.streams
+
+
+def stream_prefix(ctx: GatewayContext, executor: str) -> str | None:
+    """The prefix a request to `executor` names. Canaries name it the same way, or the
+    field would tell them apart."""
+    router = stream_router(ctx, executor)
+    return None if router is None else router.prefix
 
 
 async def _undo(

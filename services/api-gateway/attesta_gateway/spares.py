@@ -36,7 +36,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from attesta_common.metrics import GATEWAY_SPARES
 
@@ -65,6 +65,7 @@ _GIVEN_BACK = GATEWAY_SPARES.labels(outcome="given_back")
 
 @dataclass(frozen=True)
 class Spare:
+    account_id: str
     inference_id: str
     amount: int
     epoch: int
@@ -118,7 +119,7 @@ class SpareReservations:
             taken[spare.inference_id] = (need, time.monotonic())
             return spare
         _UNFIT.inc()
-        self._release_soon(account_id, [spare])
+        self._release_soon([spare])
         return None
 
     def refill(self, account_id: str, id_prefix: str, epoch: int, need: int, new_id: NewId) -> None:
@@ -132,7 +133,8 @@ class SpareReservations:
             if paused > time.monotonic():
                 return
             del self._paused[account_id]
-        spare = Spare(new_id(id_prefix, epoch), math.ceil(need * self._headroom), epoch)
+        amount = math.ceil(need * self._headroom)
+        spare = Spare(account_id, new_id(id_prefix, epoch), amount, epoch)
         self._taking[slot] = asyncio.create_task(self._reserve(slot, spare), name="spare")
 
     async def give_back(self, account_id: str, *, pause: bool = True) -> None:
@@ -148,7 +150,7 @@ class SpareReservations:
         held = [self._held.pop(slot) for slot in list(self._held) if slot[0] == account_id]
         if held:
             _GIVEN_BACK.inc(len(held))
-            self._release_soon(account_id, held)
+            self._release_soon(held)
         releases = [task for task, accounts in self._releases.items() if account_id in accounts]
         await asyncio.gather(*releases)
         taken = self._taken.pop(account_id, {})
@@ -182,29 +184,29 @@ class SpareReservations:
 
     async def _reserve(self, slot: _Slot, spare: Spare) -> None:
         try:
-            held = await self._reserve_escrow(slot[0], spare.inference_id, spare.amount)
+            held = await self._reserve_escrow(spare.account_id, spare.inference_id, spare.amount)
         except BaseException as exc:
             # Perhaps taken all the same (an answer lost after the commit): given back,
             # which changes nothing if it was not.
-            log.warning("reserving a spare for %s failed: %r", slot[0], exc)
-            self._release_soon(slot[0], [spare])
+            log.warning("reserving a spare for %s failed: %r", spare.account_id, exc)
+            self._release_soon([spare])
             if not isinstance(exc, Exception):
                 raise
             return
         finally:
             self._taking.pop(slot, None)
         if not held:
-            self._pause(slot[0])  # short of money: requests reserve their own
+            self._pause(spare.account_id)  # short of money: requests reserve their own
             return
-        spare = Spare(spare.inference_id, spare.amount, spare.epoch, time.monotonic())
+        spare = replace(spare, held_at=time.monotonic())
         if self._closed:
             await self._release([spare])
         else:
             self._held[slot] = spare
 
-    def _release_soon(self, accounts: str | frozenset[str], spares: list[Spare]) -> None:
+    def _release_soon(self, spares: list[Spare]) -> None:
         task = asyncio.create_task(self._release(spares), name="spare-release")
-        self._releases[task] = frozenset([accounts]) if isinstance(accounts, str) else accounts
+        self._releases[task] = frozenset(spare.account_id for spare in spares)
         task.add_done_callback(self._forget_release)
 
     def _forget_release(self, task: asyncio.Task[None]) -> None:
@@ -227,8 +229,7 @@ class SpareReservations:
             if expired:
                 # One statement for all of them.
                 _EXPIRED.inc(len(expired))
-                spares = [self._held.pop(slot) for slot in expired]
-                self._release_soon(frozenset(account for account, _ in expired), spares)
+                self._release_soon([self._held.pop(slot) for slot in expired])
             self._forget_finished(now - self._lifetime_s)
 
     def _forget_finished(self, before: float) -> None:

@@ -52,10 +52,7 @@ class TokenStream:
         if detach is not None:
             detach()
         subscription, self._subscription = self._subscription, None
-        if subscription is not None:
-            # A closed connection took the subscription with it.
-            with contextlib.suppress(nats.errors.Error):
-                await subscription.unsubscribe()
+        await _unsubscribe(subscription)
 
 
 class StreamRouter:
@@ -93,7 +90,11 @@ class StreamRouter:
 
     async def close(self) -> None:
         subscription, self._subscription = self._subscription, None
-        if subscription is not None:
-            # A closed connection took the subscription with it.
-            with contextlib.suppress(nats.errors.Error):
-                await subscription.unsubscribe()
+        await _unsubscribe(subscription)
+
+
+async def _unsubscribe(subscription: Subscription | None) -> None:
+    if subscription is not None:
+        # A closed connection took the subscription with it.
+        with contextlib.suppress(nats.errors.Error):
+            await subscription.unsubscribe()

@@ -26,7 +26,6 @@ from attesta_common.stream import StreamEvent
 from attesta_common.subjects import (
     RECORDS_STREAM,
     STREAM_PREFIX_FEATURE,
-    gateway_stream_prefix,
     inference_failed,
     inference_finished,
     inference_requested,
@@ -140,24 +139,6 @@ async def test_end_before_stored_is_followed_by_stored_once_jetstream_has_the_re
     assert held["stored"] == 1
     assert end.record is not None
     assert await last_on(js, subject) == SignedRecord.model_validate(end.record).to_bytes()
-
-
-async def test_events_go_under_the_gateway_prefix_the_request_names(
-    executor: Executor, nc: NatsClient, gateway_broker: NatsBroker, devnet_keys: DevnetKeys
-) -> None:
-    prefix = gateway_stream_prefix("test")
-    record, request = request_record(
-        devnet_keys.gateway, executor.address, end_before_stored=True, stream_prefix=prefix
-    )
-    own = await TokenStream.open(nc, request.inference_id)
-    shared = await TokenStream.open(nc, request.inference_id, prefix)
-    await publish_record(gateway_broker, inference_requested(executor.address), record)
-    await shared.closed(30.0)
-    assert [e.type for e in shared.events][-2:] == ["end", "stored"]
-    await asyncio.sleep(0.1)
-    assert own.events == []  # nothing on the inference's own subject
-    await own.close()
-    await shared.close()
 
 
 async def test_same_seed_same_tokens_and_no_logprobs_unless_asked(
