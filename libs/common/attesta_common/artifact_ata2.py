@@ -21,6 +21,11 @@ MAGIC = b"ATA2"
 HEADER = struct.Struct("<4sBI")
 # A varint of a 64-bit value takes at most 10 bytes; anything longer is not ours.
 _MAX_VARINT_BYTES = 10
+# Up to this many body bytes, level-9 deflate follows every hash chain to its end (zlib's
+# limit is 1,024 links once a match is good) whatever the hash table's size.
+_SMALL_BODY = 1022
+# zlib's MIN_LOOKAHEAD: a window of 2**w bytes reaches back at most 2**w - 262 bytes.
+_LOOKAHEAD = 262
 
 
 class CompactArtifactError(ValueError):
@@ -89,8 +94,31 @@ def encode(
         else:
             steps = [row_codes[rank] - row_codes[rank - 1] for row_codes in codes]
         write_varints(map(zigzag, steps), body)
-    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
-    return HEADER.pack(MAGIC, k, positions) + packer.compress(bytes(body)) + packer.flush()
+    return HEADER.pack(MAGIC, k, positions) + deflate(bytes(body))
+
+
+def deflate(body: bytes) -> bytes:
+    """Raw deflate at level 9, byte for byte what zlib gives with its default sizes
+    (`memLevel` 8, a 32 KiB window), so a table encodes as it always did.
+
+    Setting those sizes up (allocating and clearing some 256 KiB) was most of encoding a
+    short artifact in the executor. A body that fits the smallest window reaching back
+    over all of it, and a literal buffer that holds all of it in one block, compresses to
+    the same bytes: every earlier position is still looked at, in the same order, and the
+    block ends where the body does (tests/unit/common/test_artifact.py compares the two).
+    """
+    size = len(body)
+    if size <= _SMALL_BODY:
+        # zlib's literal buffer holds 2**(memLevel + 6) - 1 symbols; a body of `size`
+        # bytes makes at most `size`, and the buffer is flushed as a block when full.
+        mem_level = max(1, (size + 1).bit_length() - 6)
+        window_bits = 9
+        while (1 << window_bits) - _LOOKAHEAD < size:
+            window_bits += 1
+    else:
+        mem_level, window_bits = 8, 15
+    packer = zlib.compressobj(9, zlib.DEFLATED, -window_bits, mem_level)
+    return packer.compress(body) + packer.flush()
 
 
 def decode(

@@ -16,7 +16,7 @@ import hashlib
 import math
 from collections.abc import Sequence
 
-from attesta_common.logprob_grid import to_grid_row
+from attesta_common.logprob_grid import grid_code, to_grid_row
 
 _DOMAIN = b"attesta-sample-v1"
 _SEED_MODULUS = 1 << 64
@@ -71,6 +71,16 @@ def greedy_index(logprobs: Sequence[float]) -> int:
     return max(range(len(logprobs)), key=lambda i: (logprobs[i], -i))
 
 
+def greedy_grid_index(logprobs: Sequence[float]) -> int:
+    """`greedy_index` of the row snapped to the grid, from the grid codes alone: a value
+    falls as its code rises, so the first maximum is the first least code (every token
+    of a greedy answer passes here, and the values cost a power each)."""
+    if not logprobs:
+        raise ValueError("empty top-k")
+    codes = [grid_code(lp) for lp in logprobs]
+    return codes.index(min(codes))
+
+
 def choose_index(probs: Sequence[float], u: float) -> int:
     """Inverse-CDF choice: the first index whose cumulative mass exceeds u."""
     cumulative = 0.0
@@ -108,6 +118,6 @@ def choose_token(
     if temperature <= 0.0:
         # Greedy: all mass on one token, so no draw can change the choice; the draw's hash
         # is skipped (the same index `choose_index` would give for every u).
-        return token_ids[greedy_index(to_grid_row(logprobs) if snap else logprobs)]
+        return token_ids[greedy_grid_index(logprobs) if snap else greedy_index(logprobs)]
     probs = sampling_probabilities(logprobs, temperature, top_p, snap=snap)
     return token_ids[choose_index(probs, draw_uniform(seed, position))]

@@ -40,6 +40,8 @@ StepHandler = Callable[[list[TokenStep], bool], Awaitable[None]]
 class EngineRunner:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Checked once: a runtime Protocol check walks the protocol's members every time.
+        self._concurrent = engine if isinstance(engine, ConcurrentEngine) else None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
 
     async def tokenize(self, func: Callable[[], T], text_chars: int) -> T:
@@ -88,8 +90,9 @@ class EngineRunner:
             return abandon.is_set() or (should_stop is not None and should_stop())
 
         future: asyncio.Future[Generation]
-        if isinstance(self.engine, ConcurrentEngine):
-            future = asyncio.ensure_future(self.engine.generate_async(spec, push, stop_requested))
+        concurrent = self._concurrent
+        if concurrent is not None:
+            future = asyncio.ensure_future(concurrent.generate_async(spec, push, stop_requested))
         else:
             future = loop.run_in_executor(
                 self._pool, self.engine.generate, spec, push, stop_requested

@@ -5,6 +5,8 @@ failing engine: the request is then redelivered rather than answered with an err
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from attesta_common.envelope import SignedRecord, sign_event
 from attesta_common.events import InferenceFailed, InferenceRequested, Usage
 from attesta_common.keys import SigningKey
@@ -32,11 +34,25 @@ class PublishFailed(Exception):
     """The broker did not take a record or an event; the request must come back."""
 
 
+def _always() -> bool:
+    return True
+
+
 class Outbox:
-    def __init__(self, broker: NatsBroker, key: SigningKey, records: RecordSink) -> None:
+    def __init__(
+        self,
+        broker: NatsBroker,
+        key: SigningKey,
+        records: RecordSink,
+        *,
+        early_end: Callable[[], bool] = _always,
+    ) -> None:
+        """`early_end`: whether an `end` may go out now, before its record is stored, to a
+        gateway that asked for it (see `deliver`)."""
         self._broker = broker
         self._key = key
         self._records = records
+        self._early_end = early_end
 
     async def event(self, request: InferenceRequested, event: StreamEvent) -> None:
         """Core NATS, fire and forget: the stream is ephemeral, the record is the truth."""
@@ -61,8 +77,12 @@ class Outbox:
     async def deliver(self, request: InferenceRequested, record: SignedRecord) -> None:
         """The finished record to JetStream and the `end` to the waiting gateway. A gateway
         that reads `stored` events checks the record while JetStream stores it and answers
-        on `stored`: the store's round trip and the check overlap instead of adding up."""
-        if request.end_before_stored:
+        on `stored`: the store's round trip and the check overlap instead of adding up.
+
+        That costs an event more per request, which a busy executor does without
+        (`early_end`): with the cores full the overlap saves no time, and the gateway still
+        reads an `end` sent after the record is stored, as from an older executor."""
+        if request.end_before_stored and self._early_end():
             await self.end(request, record, stored=False)
             await self.finished(record)
             await self.event(request, StreamEvent(type="stored", inference_id=request.inference_id))

@@ -145,6 +145,9 @@ class Executor:
             # No connection yet (before start) reads as not connected.
             return False
 
+    def _early_end(self) -> bool:
+        return self.handler.in_flight <= self.settings.early_end_max_in_flight
+
     async def start(self) -> None:
         # First, so that liveness answers (and readiness says why not) while the model loads.
         self.ops_server = await start_ops_server(
@@ -156,7 +159,12 @@ class Executor:
             key=self.key,
             model=self.model,
             runner=self._runner,
-            outbox=Outbox(self.broker, self.key, self._records),
+            outbox=Outbox(
+                self.broker,
+                self.key,
+                self._records,
+                early_end=self._early_end,
+            ),
             recent=RecentRecords(self.settings.recent_records),
             abandon=self._abandon,
             tracer=self._tracer,

@@ -48,5 +48,9 @@ class ExecutorSettings(ServiceSettings):
     # The network's canary key (hex file; docs/verification.md): only the network's own
     # executors hold it, and they spoil the canaries the gateway plants on them.
     canary_key_path: Path | None = None
+    # With at most this many requests in hand, the `end` goes out before the record is
+    # stored, to gateways that ask for it (the store and the gateway's check overlap); with
+    # more, one `end` after the store saves an event per request (docs/overhead.md).
+    early_end_max_in_flight: int = Field(default=4, ge=0)
     # Finished records kept to answer a redelivered request without generating again.
     recent_records: int = Field(default=256, ge=1)

@@ -199,3 +199,35 @@ def test_codes_kept_from_snapping_encode_the_same_bytes() -> None:
     )
     with pytest.raises(ArtifactError, match="grid codes"):
         short.encode()
+
+
+def _default_deflate(body: bytes) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return packer.compress(body) + packer.flush()
+
+
+def _bodies(rng: random.Random, size: int) -> list[bytes]:
+    """Bodies deflate treats differently: random, a few symbols, runs, a pattern with noise."""
+    pattern = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 20)))
+    noisy = bytearray((pattern * (size // len(pattern) + 1))[:size])
+    for _ in range(size // 10):
+        noisy[rng.randrange(size)] = rng.randrange(256)
+    return [
+        bytes(rng.randrange(256) for _ in range(size)),
+        bytes(rng.randrange(4) for _ in range(size)),
+        bytes(rng.choice((0, 0, 1, rng.randrange(256))) for _ in range(size)),
+        bytes(noisy),
+    ]
+
+
+def test_the_sized_compressor_gives_zlibs_default_bytes() -> None:
+    # Every size where the compressor's set-up changes (each power of two around the
+    # literal buffer and the window), and past the largest sized one.
+    rng = random.Random(3)
+    edges = {0, 1, 2, 3, 1022, 1023, 1024, 1500, 3000}
+    for power in range(6, 11):
+        edges |= {(1 << power) + d for d in range(-4, 3)}
+        edges |= {(1 << power) - 262 + d for d in range(-2, 3)}
+    for size in sorted(edges) + [rng.randrange(1, 1100) for _ in range(60)]:
+        for body in _bodies(rng, size):
+            assert artifact_ata2.deflate(body) == _default_deflate(body), size

@@ -7,12 +7,14 @@ import random
 from collections import Counter
 
 import pytest
-from attesta_common.logprob_grid import to_grid
+from attesta_common.logprob_grid import to_grid, to_grid_row
 from attesta_common.sampling import (
     boundary_distance,
     choose_index,
     choose_token,
     draw_uniform,
+    greedy_grid_index,
+    greedy_index,
     sampling_probabilities,
 )
 
@@ -54,6 +56,20 @@ def test_greedy_shortcut_chooses_as_the_full_draw_does() -> None:
             for u in (0.0, 0.5, 0.999999):
                 expected = IDS[choose_index(probs, u)]
                 assert choose_token(IDS[: len(row)], row, 0.0, 0.7, 9, 3, snap=snap) == expected
+
+
+def test_greedy_on_codes_is_greedy_on_grid_values() -> None:
+    rng = random.Random(8)
+    edges = [0.0, 1.0, -math.inf, -1e-300, -1e300, math.nextafter(-1.0, 0.0), -1.0]
+    rows = [[rng.choice(edges) for _ in range(4)] for _ in range(200)]
+    rows += [[rng.uniform(-30, 0) for _ in range(rng.randrange(1, 9))] for _ in range(500)]
+    # Neighbours that snap together or apart.
+    rows += [[-1.0 - rng.randrange(4) * 1e-3 for _ in range(5)] for _ in range(200)]
+    for row in rows:
+        assert greedy_grid_index(row) == greedy_index(to_grid_row(row)), row
+    for bad in ([], [math.nan, -1.0]):
+        with pytest.raises(ValueError):
+            greedy_grid_index(bad)
 
 
 def test_top_p_keeps_the_shortest_prefix_reaching_p() -> None:

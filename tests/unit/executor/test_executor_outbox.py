@@ -82,7 +82,7 @@ async def test_end_carries_the_signed_record_byte_for_byte(devnet_keys: DevnetKe
 
 
 def _delivery(
-    devnet_keys: DevnetKeys, *, early: bool, fail: bool = False
+    devnet_keys: DevnetKeys, *, early: bool, fail: bool = False, busy: bool = False
 ) -> tuple[Outbox, RecordingSink, InferenceRequested, SignedRecord]:
     key = devnet_keys.executors[0]
     asked = request(key.address, end_before_stored=early)
@@ -91,7 +91,8 @@ def _delivery(
     record = finished_record(key, asked_record, asked, generation)
     sent: list[tuple[str, bytes]] = []
     sink = RecordingSink(sent, fail=fail)
-    return Outbox(RecordingBroker(sent), key, records=sink), sink, asked, record  # type: ignore[arg-type]
+    outbox = Outbox(RecordingBroker(sent), key, records=sink, early_end=lambda: not busy)  # type: ignore[arg-type]
+    return outbox, sink, asked, record
 
 
 def _order(sink: RecordingSink) -> list[str]:
@@ -124,6 +125,22 @@ async def test_the_client_side_hears_of_a_record_only_once_it_is_stored(
     else:
         assert _order(sink) == ["record", "end"]
         assert StreamEvent.model_validate_json(sink.sent[1][1]).stored is True
+
+
+async def test_a_busy_executor_sends_one_end_once_the_record_is_stored(
+    devnet_keys: DevnetKeys,
+) -> None:
+    # The gateway asked for an early `end`, but the executor's cores are full: the answer
+    # waits for the store anyway, so one `end`, marked stored, replaces `end` + `stored`.
+    outbox, sink, asked, record = _delivery(devnet_keys, early=True, busy=True)
+    sink.acked.clear()
+    delivering = asyncio.create_task(outbox.deliver(asked, record))
+    await asyncio.sleep(0.05)
+    assert _order(sink) == []
+    sink.acked.set()
+    await delivering
+    assert _order(sink) == ["record", "end"]
+    assert StreamEvent.model_validate_json(sink.sent[1][1]).stored is True
 
 
 @pytest.mark.parametrize("early", [False, True])
