@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any
 
 import uvicorn
 from attesta_common import event_loop
@@ -24,8 +25,8 @@ async def _serve(settings: GatewaySettings) -> None:
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level.lower(),
-            # "h11" measures uvicorn's pure-Python parser against httptools ("auto").
-            http=os.environ.get("BENCH_UVICORN_HTTP", "auto"),
+            # "h11" measures uvicorn's pure-Python parser against httptools.
+            http=os.environ.get("BENCH_UVICORN_HTTP") or _http_protocol(),
         )
     )
     window = asyncio.create_task(profile_window("gateway"))
@@ -33,6 +34,16 @@ async def _serve(settings: GatewaySettings) -> None:
         await server.serve()
     finally:
         window.cancel()
+
+
+def _http_protocol() -> Any:
+    """What `attesta_gateway.main` runs uvicorn with; bench.overhead_versions also runs
+    revisions from before `attesta_gateway.http_protocol` existed (uvicorn's own choice)."""
+    try:
+        from attesta_gateway.http_protocol import HeadHoldingHttpToolsProtocol
+    except ImportError:
+        return "auto"
+    return HeadHoldingHttpToolsProtocol
 
 
 def _settle_heap() -> None:

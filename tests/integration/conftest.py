@@ -27,11 +27,18 @@ async def _serve_gateway(
 ) -> AsyncIterator[str]:
     """The real gateway app under uvicorn in this process; yields its base URL."""
     import uvicorn
+    from attesta_gateway.http_protocol import HeadHoldingHttpToolsProtocol
     from attesta_gateway.main import create_app
 
     app = create_app(settings, tracer_provider=provider)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=settings.port,
+            log_level="warning",
+            http=HeadHoldingHttpToolsProtocol,
+        )
     )
     serving = asyncio.create_task(server.serve())
     try:

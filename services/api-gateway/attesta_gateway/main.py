@@ -10,6 +10,7 @@ from opentelemetry.trace import TracerProvider
 
 from attesta_gateway.context import ProofLoader
 from attesta_gateway.errors import install_error_handlers
+from attesta_gateway.http_protocol import HeadHoldingHttpToolsProtocol
 from attesta_gateway.lifespan import lifespan
 from attesta_gateway.metrics_middleware import MetricsMiddleware
 from attesta_gateway.middleware import BodySizeLimitMiddleware
@@ -63,6 +64,7 @@ def main() -> None:
         port=settings.port,
         log_level=settings.log_level.lower(),
         loop=event_loop.uvicorn_loop(settings.event_loop),
+        http=HeadHoldingHttpToolsProtocol,
         # Streams in flight get this long before the lifespan drains the rest.
         timeout_graceful_shutdown=int(settings.shutdown_drain_s) or None,
     )

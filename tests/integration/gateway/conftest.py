@@ -17,6 +17,7 @@ from attesta_common.genesis import Genesis
 from attesta_devnet.genesis_builder import DevnetKeys
 from attesta_devnet.ports import free_port
 from attesta_gateway.context import ProofLoader
+from attesta_gateway.http_protocol import HeadHoldingHttpToolsProtocol
 from attesta_gateway.lifespan import migrate_tables
 from attesta_gateway.main import create_app
 from attesta_gateway.settings import GatewaySettings
@@ -71,7 +72,15 @@ async def start_gateway(
         settings = GatewaySettings(**fields)
         app = create_app(settings, proof_loader=proof_loader, tracer_provider=tracer_provider)
         server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                lifespan="on",
+                # As attesta_gateway.main serves it.
+                http=HeadHoldingHttpToolsProtocol,
+            )
         )
         serving = asyncio.create_task(server.serve())
 
