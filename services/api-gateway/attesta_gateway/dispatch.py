@@ -192,13 +192,13 @@ class Dispatcher:
             raise
         try:
             held = await asyncio.shield(reserving)
-            spares = ctx.spares
-            if not held and spares is not None:
-                # Perhaps short only because of the account's own spares: they come back
-                # (and those in use shrink to their requests' needs), and the reservation
-                # is tried once more (shielded: a spare taken off the books but not yet
-                # given back would stay held until the settler's pass).
-                await asyncio.shield(spares.give_back(account.id))
+            if not held:
+                # Perhaps short only because of the account's own spares, or of charges
+                # not yet written (their refunds): the spares come back (those in use
+                # shrink to their requests' needs), the charges are written, and the
+                # reservation is tried once more (shielded: a spare taken off the books
+                # but not yet given back would stay held until the settler's pass).
+                await asyncio.shield(_make_room(ctx, account.id))
                 reserving = ctx.reservations.reserve(account.id, inference_id, reserved)
                 held = await asyncio.shield(reserving)
         except BaseException as exc:
@@ -254,6 +254,12 @@ def stream_prefix(ctx: GatewayContext, executor: str) -> str | None:
     field would tell them apart."""
     router = stream_router(ctx, executor)
     return None if router is None else router.prefix
+
+
+async def _make_room(ctx: GatewayContext, account_id: str) -> None:
+    if ctx.spares is not None:
+        await ctx.spares.give_back(account_id)
+    await ctx.charges.flush()
 
 
 async def _undo(

@@ -134,7 +134,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url)
         stack.push_async_callback(pool.close)
         await migrate_tables(pool)
-        charges = ChargeBatcher(pool)
+        charges = ChargeBatcher(pool, linger_s=settings.charge_linger_s)
         reservations = ReservationBatcher(pool)
         # Unwound before the pool closes: the last charges and reservations are written first.
         stack.push_async_callback(charges.close)

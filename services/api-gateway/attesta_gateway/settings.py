@@ -34,6 +34,10 @@ class GatewaySettings(ServiceSettings):
     # A found API key is trusted this long without asking the database again (0: every
     # request asks). Spending still checks the account in the same statement.
     key_cache_ttl_s: float = Field(default=5.0, ge=0)
+    # A charge waits up to this long for others to share its statement (the client has
+    # its answer already; attesta_gateway.charges). 0 writes each at once when none is in
+    # flight.
+    charge_linger_s: float = Field(default=0.02, ge=0, le=1)
     # Spare reservations (attesta_gateway.spares): after a request, the account's next
     # escrow is taken in the background, `spare_headroom` times this one's, and given back
     # when unused for `spare_idle_s`; the next request then skips a round trip to Postgres.

@@ -104,3 +104,49 @@ async def test_a_deadlocked_batch_is_tried_again(pool: asyncpg.Pool) -> None:
     batcher = ChargeBatcher(deadlocking)  # type: ignore[arg-type]
     assert await asyncio.gather(*(batcher.charge(i, 3) for i in ids)) == [3] * 4
     assert deadlocking.statements == 2
+
+
+async def test_lingering_charges_one_after_another_share_a_statement(pool: asyncpg.Pool) -> None:
+    # A client's requests one at a time: each charge comes well after the last is sent.
+    account = await accounts.create_account(pool, "f", "sk-attesta-f", 10_000)
+    assert account is not None
+    ids = await _held(pool, account.id, 4, "f")
+    counting = CountingPool(pool)
+    batcher = ChargeBatcher(counting, linger_s=0.5)  # type: ignore[arg-type]
+    charging = []
+    for inference_id in ids:
+        charging.append(asyncio.create_task(batcher.charge(inference_id, 7)))
+        await asyncio.sleep(0.02)
+    assert counting.statements == 0
+    assert await asyncio.gather(*charging) == [7] * 4
+    assert counting.statements == 1
+    balance = await pool.fetchval("SELECT balance FROM accounts WHERE id = $1", account.id)
+    assert balance == 10_000 - 4 * 7
+
+
+async def test_flush_and_close_end_the_linger(pool: asyncpg.Pool) -> None:
+    account = await accounts.create_account(pool, "g", "sk-attesta-g", 10_000)
+    assert account is not None
+    ids = await _held(pool, account.id, 3, "g")
+    counting = CountingPool(pool)
+    batcher = ChargeBatcher(counting, linger_s=30.0)  # type: ignore[arg-type]
+    first = asyncio.create_task(batcher.charge(ids[0], 1))
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(batcher.flush(), 5)
+    assert (first.done(), counting.statements) == (True, 1)
+    second = asyncio.create_task(batcher.charge(ids[1], 2))
+    third = asyncio.create_task(batcher.charge(ids[2], 3))
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(batcher.close(), 5)
+    assert (await second, await third, counting.statements) == (2, 3, 2)
+
+
+async def test_a_full_batch_does_not_linger(pool: asyncpg.Pool) -> None:
+    account = await accounts.create_account(pool, "h", "sk-attesta-h", 10_000)
+    assert account is not None
+    ids = await _held(pool, account.id, 4, "h")
+    counting = CountingPool(pool)
+    batcher = ChargeBatcher(counting, max_batch=4, linger_s=30.0)  # type: ignore[arg-type]
+    charged = asyncio.gather(*(batcher.charge(i, 1) for i in ids))
+    assert await asyncio.wait_for(charged, 5) == [1] * 4
+    assert counting.statements == 1
