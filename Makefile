@@ -100,3 +100,9 @@ bench-overhead-interleaved: install
 .PHONY: bench-executor-work
 bench-executor-work: install
 	$(VENV)/bin/python -m bench.executor_work $(REV)
+
+# The bus with nats-server on Go's default threads (one per core) beside one thread, the
+# devnet's default, alternately (ROUNDS, REQUESTS, SECONDS, CLIENTS).
+.PHONY: bench-nats-threads
+bench-nats-threads: install
+	$(VENV)/bin/python -m bench.overhead_nats_threads
