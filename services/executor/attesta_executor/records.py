@@ -70,7 +70,9 @@ def finished_record(
     )
     if receipt.artifact_hash != sha256_hex(artifact_bytes):
         raise RuntimeError("the artifact does not encode to the bytes its receipt names")
-    event = InferenceFinished(
+    # Built, not validated: the executor's own values of the declared types, as in
+    # make_receipt (tests/unit/executor/test_executor_records.py validates one and compares).
+    event = InferenceFinished.model_construct(
         inference_id=request.inference_id,
         epoch=request.epoch,
         executor=key.address,
@@ -80,7 +82,7 @@ def finished_record(
         output_token_ids=generation.output_token_ids,
         text=generation.text,
         finish_reason=generation.finish_reason,
-        usage=Usage(
+        usage=Usage.model_construct(
             prompt_tokens=len(generation.prompt_token_ids),
             completion_tokens=len(generation.output_token_ids),
         ),

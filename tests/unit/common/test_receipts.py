@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from attesta_common.artifact import TopKArtifact
-from attesta_common.events import ChatMessage, InferenceRequested, SamplingParams
+from attesta_common.events import ChatMessage, InferenceRequested, Receipt, SamplingParams
 from attesta_common.receipts import make_receipt, receipt_problems, receipt_signature_ok
 from attesta_devnet.genesis_builder import DevnetKeys
 
@@ -44,3 +44,14 @@ def test_receipt_checks_out_and_any_change_is_named(devnet_keys: DevnetKeys) -> 
     assert "receipt executor does not match" in receipt_problems(
         receipt, _request(other.address), [1, 2, 3], [1, 2], blob
     )
+
+
+def test_a_built_receipt_is_what_validating_it_gives(devnet_keys: DevnetKeys) -> None:
+    # make_receipt builds the model without validating it: validation must change nothing.
+    key = devnet_keys.executors[0]
+    artifact = TopKArtifact.build(3, [[7, 8, 9]] * 4, [[-0.5, -2, -3]] * 4)
+    receipt = make_receipt(key, _request(key.address), [1, 2, 3], [4, 5, 6, 7], artifact)
+    validated = Receipt.model_validate(receipt.model_dump())
+    assert validated == receipt
+    assert validated.model_dump(mode="json") == receipt.model_dump(mode="json")
+    assert all(type(v) in (str, int) for v in receipt.model_dump().values())
