@@ -1,4 +1,5 @@
-"""The local nats-server runs on one Go thread unless told otherwise (attesta_devnet.nats_server)."""
+"""The local nats-server runs on one Go thread unless told otherwise
+(attesta_devnet.nats_server)."""
 
 from __future__ import annotations
 
