@@ -68,7 +68,8 @@ def greedy_index(logprobs: Sequence[float]) -> int:
     """The first maximum: temperature 0's choice."""
     if not logprobs:
         raise ValueError("empty top-k")
-    return max(range(len(logprobs)), key=lambda i: (logprobs[i], -i))
+    # max keeps the first of equal values, and index finds the first equal to it.
+    return list(logprobs).index(max(logprobs))
 
 
 def greedy_grid_index(logprobs: Sequence[float]) -> int:

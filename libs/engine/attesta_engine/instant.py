@@ -3,10 +3,11 @@
 It exists to measure what the network itself costs (gateway, JetStream, executor, records)
 with the engine's time taken out. Its answers are a fixed sentence made of real tokenizer
 ids, and every position reports a well-formed top-k from which the token is then chosen
-with `choose_token`, exactly as a real engine must, so records replay and stay valid for
-anything that checks their structure. It is awaited as a `ConcurrentEngine`, like the
-production engine (vLLM). `score` reports the same distribution it generated
-from, so a validator running on this engine would find a distance of zero.
+with `choose_token` (in `StepBuilder.choose_and_add`), exactly as a real engine must, so
+records replay and stay valid for anything that checks their structure. It is awaited as
+a `ConcurrentEngine`, like the production engine (vLLM). `score` reports the same
+distribution it generated from, so a validator running on this engine would find a
+distance of zero.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from attesta_common.logprob_grid import to_grid, to_grid_row
-from attesta_common.sampling import choose_token
 from transformers import AutoTokenizer
 
 from attesta_engine.port import (
@@ -89,10 +89,7 @@ class InstantEngine(Tokenization):
         while not steps.done:
             if should_stop is not None and should_stop():
                 raise GenerationCancelled
-            position = len(steps.output)
-            ids, lps = self.topk_at(position)
-            token = choose_token(ids, lps, spec.temperature, spec.top_p, spec.seed, position)
-            step = steps.add(token, ids, lps)
+            step = steps.choose_and_add(*self.topk_at(len(steps.output)))
             if on_step is not None:
                 on_step(step)
         return steps.result()

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import torch
-from attesta_common.sampling import choose_token
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from attesta_engine.port import (
@@ -101,12 +100,10 @@ class ReferenceEngine(Tokenization):
             values, indices = torch.topk(logprobs, self.top_k)
             ids = tuple(int(i) for i in indices.tolist())
             lps = tuple(float(v) for v in values.tolist())
-            position = len(steps.output)
-            token = choose_token(ids, lps, spec.temperature, spec.top_p, spec.seed, position)
-            step = steps.add(token, ids, lps)
+            step = steps.choose_and_add(ids, lps)
             if on_step is not None:
                 on_step(step)
-            step_input = torch.tensor([[token]], dtype=torch.long)
+            step_input = torch.tensor([[step.token_id]], dtype=torch.long)
         return steps.result()
 
     def score(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from attesta_common.artifact import TopKArtifact
 from attesta_common.logprob_grid import snap_row
+from attesta_common.sampling import choose_token
 
 from attesta_engine.port import FinishReason, Generation, GenerationSpec, TokenStep
 from attesta_engine.text_stream import safe_prefix_length, stop_index
@@ -73,12 +74,29 @@ class StepBuilder:
         self.finish: FinishReason = "length"
         self.done = False
 
+    def choose_and_add(self, ids: tuple[int, ...], lps: tuple[float, ...]) -> TokenStep:
+        """`add` of the token `choose_token` picks from this row at the next position, the
+        row snapped to the grid once for both (the choice is made from the grid values,
+        which `choose_token` would otherwise snap again: a third of a greedy token's work)."""
+        snapped, codes = snap_row(lps)
+        spec = self._spec
+        position = len(self.output)
+        token = choose_token(
+            ids, snapped, spec.temperature, spec.top_p, spec.seed, position, snap=False
+        )
+        return self._add(token, ids, snapped, codes)
+
     def add(self, token: int, ids: tuple[int, ...], lps: tuple[float, ...]) -> TokenStep:
         """The step for the next position; sets `done` when it ends the generation.
 
         The log-probabilities are reported on the grid the token was chosen from
         (`choose_token` snaps them), so the client sees the artifact's own numbers."""
-        lps, codes = snap_row(lps)
+        snapped, codes = snap_row(lps)
+        return self._add(token, ids, snapped, codes)
+
+    def _add(
+        self, token: int, ids: tuple[int, ...], lps: tuple[float, ...], codes: tuple[int, ...]
+    ) -> TokenStep:
         position = len(self.output)
         self.output.append(token)
         self._top_ids.append(ids)

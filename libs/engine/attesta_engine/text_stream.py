@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 def stop_index(text: str, stops: Sequence[str]) -> int | None:
     """Where the earliest stop sequence starts in text, if any."""
+    if not stops:  # most requests, at every token
+        return None
     found = [i for i in (text.find(s) for s in stops if s) if i >= 0]
     return min(found) if found else None
 

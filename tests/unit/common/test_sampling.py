@@ -72,6 +72,17 @@ def test_greedy_on_codes_is_greedy_on_grid_values() -> None:
             greedy_grid_index(bad)
 
 
+def test_greedy_index_is_the_first_maximum() -> None:
+    def first_maximum(row: list[float]) -> int:
+        return max(range(len(row)), key=lambda i: (row[i], -i))
+
+    rng = random.Random(2)
+    values = [0.0, -0.0, -1.0, -math.inf, math.inf, math.nan, -2.5]
+    rows = [[rng.choice(values) for _ in range(rng.randrange(1, 6))] for _ in range(3000)]
+    for row in rows:
+        assert greedy_index(row) == first_maximum(row), row
+
+
 def test_top_p_keeps_the_shortest_prefix_reaching_p() -> None:
     # 0.69, not 0.7: on the reporting grid 0.5 + 0.2 may land a hair below 0.7.
     probs = sampling_probabilities(LOGPROBS, 1.0, 0.69)
