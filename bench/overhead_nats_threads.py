@@ -10,15 +10,20 @@ JSON line of medians and ratios (one thread over Go's default).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import statistics
-import sys
 from typing import Any
 
-from bench.overhead_versions import _measure
+from bench.overhead_versions import alternate, measure_round, median_rows
 
 SIDES = {"go_default": str(os.cpu_count() or 1), "one_thread": "1"}
+
+
+def _with_threads(value: str, requests: int, seconds: float, clients: int) -> dict[str, Any]:
+    # An explicit GOMAXPROCS wins over the launcher's default.
+    os.environ["GOMAXPROCS"] = value
+    return measure_round(None, requests, seconds, clients)
 
 
 def main() -> None:
@@ -26,24 +31,11 @@ def main() -> None:
     requests = int(os.environ.get("REQUESTS", "500"))
     seconds = float(os.environ.get("SECONDS", "8"))
     clients = int(os.environ.get("CLIENTS", "128"))
-    seen: dict[str, list[dict[str, Any]]] = {name: [] for name in SIDES}
-    for round_ in range(rounds):
-        order = list(SIDES) if round_ % 2 == 0 else list(reversed(SIDES))
-        for name in order:
-            # An explicit GOMAXPROCS wins over the launcher's default.
-            os.environ["GOMAXPROCS"] = SIDES[name]
-            row = _measure(None, requests, seconds, clients)
-            seen[name].append(row)
-            print(
-                f"round {round_ + 1} {name} (GOMAXPROCS={SIDES[name]}): "
-                f"p50 {row['p50_ms']:.2f} ms, {row['rps']:.0f} rps, "
-                f"{row['cpu_ms']:.2f} CPU ms/request (NATS {row['cpu_ms_nats']:.3f})",
-                file=sys.stderr,
-            )
-    medians = {
-        name: {key: round(statistics.median(r[key] for r in rows), 3) for key in rows[0]}
-        for name, rows in seen.items()
+    sides = {
+        name: functools.partial(_with_threads, value, requests, seconds, clients)
+        for name, value in SIDES.items()
     }
+    medians = median_rows(alternate(sides, rounds))
     keys = ("p50_ms", "p99_ms", "rps", "cpu_ms", "cpu_ms_nats")
     ratios = {k: round(medians["one_thread"][k] / medians["go_default"][k], 3) for k in keys}
     print(

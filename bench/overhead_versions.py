@@ -21,6 +21,7 @@ ratios current/baseline, one JSON line.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -28,7 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ def revision_env(root: Path | None) -> dict[str, str]:
     return {"PYTHONPATH": os.pathsep.join(paths)}
 
 
-def _measure(root: Path | None, requests: int, seconds: float, clients: int) -> dict[str, Any]:
+def measure_round(root: Path | None, requests: int, seconds: float, clients: int) -> dict[str, Any]:
     env = revision_env(root)
     data_dir = Path(tempfile.mkdtemp(prefix="attesta-versions-"))
     network = BenchNetwork(data_dir, gateway_env=env, executor_env=env)
@@ -110,6 +111,32 @@ def revisions(rev: str, current: str | None) -> Iterator[dict[str, Path | None]]
         yield {"baseline": baseline, "current": other}
 
 
+def alternate(
+    sides: Mapping[str, Callable[[], dict[str, Any]]], rounds: int
+) -> dict[str, list[dict[str, Any]]]:
+    """Each side's measurement once per round, the order flipped every round, so the
+    host's drift and any order effect cancel within a pair."""
+    seen: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
+    for round_ in range(rounds):
+        for name in list(sides) if round_ % 2 == 0 else list(reversed(sides)):
+            row = sides[name]()
+            seen[name].append(row)
+            print(
+                f"round {round_ + 1} {name}: p50 {row['p50_ms']:.2f} ms, "
+                f"p99 {row['p99_ms']:.2f} ms, {row['rps']:.0f} rps, "
+                f"{row['cpu_ms']:.2f} CPU ms/request (NATS {row.get('cpu_ms_nats', 0):.3f})",
+                file=sys.stderr,
+            )
+    return seen
+
+
+def median_rows(seen: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, float]]:
+    return {
+        name: {key: round(statistics.median(r[key] for r in rows), 3) for key in rows[0]}
+        for name, rows in seen.items()
+    }
+
+
 def main() -> None:
     rev = sys.argv[1] if len(sys.argv) > 1 else BASELINE_REV
     rounds = int(os.environ.get("ROUNDS", "3"))
@@ -117,23 +144,15 @@ def main() -> None:
     seconds = float(os.environ.get("SECONDS", "10"))
     clients = int(os.environ.get("CLIENTS", "32"))
     current = sys.argv[2] if len(sys.argv) > 2 else None
-    seen: dict[str, list[dict[str, Any]]] = {"baseline": [], "current": []}
     with revisions(rev, current) as variants:
-        for round_ in range(rounds):
-            order = list(variants) if round_ % 2 == 0 else list(reversed(variants))
-            for name in order:
-                row = _measure(variants[name], requests, seconds, clients)
-                seen[name].append(row)
-                print(
-                    f"round {round_ + 1} {name}: p50 {row['p50_ms']:.2f} ms, "
-                    f"p99 {row['p99_ms']:.2f} ms, {row['rps']:.0f} rps, "
-                    f"{row['cpu_ms']:.2f} CPU ms/request",
-                    file=sys.stderr,
-                )
-    medians = {
-        name: {key: round(statistics.median(r[key] for r in rows), 3) for key in rows[0]}
-        for name, rows in seen.items()
-    }
+        seen = alternate(
+            {
+                name: functools.partial(measure_round, root, requests, seconds, clients)
+                for name, root in variants.items()
+            },
+            rounds,
+        )
+    medians = median_rows(seen)
     ratios = {
         key: round(medians["current"][key] / medians["baseline"][key], 3)
         for key in ("p50_ms", "p99_ms", "rps", "cpu_ms")

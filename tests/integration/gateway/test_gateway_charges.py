@@ -27,6 +27,13 @@ class CountingPool:
         return await self.pool.fetch(query, *args)
 
 
+async def _account_holding(pool: asyncpg.Pool, name: str, count: int) -> tuple[str, list[str]]:
+    """A new account (10,000) with `count` reservations held: its id and theirs."""
+    account = await accounts.create_account(pool, name, f"sk-attesta-{name}", 10_000)
+    assert account is not None
+    return account.id, await _held(pool, account.id, count, name)
+
+
 async def _held(pool: asyncpg.Pool, account: str, count: int, prefix: str) -> list[str]:
     ids = [f"{prefix}-{i}" for i in range(count)]
     for inference_id in ids:
@@ -59,9 +66,7 @@ async def test_concurrent_charges_share_statements_and_refunds_add_up(
 
 
 async def test_charges_arriving_during_a_statement_go_in_the_next(pool: asyncpg.Pool) -> None:
-    account = await accounts.create_account(pool, "c", "sk-attesta-c", 10_000)
-    assert account is not None
-    ids = await _held(pool, account.id, 6, "c")
+    _account, ids = await _account_holding(pool, "c", 6)
     counting = CountingPool(pool)
     batcher = ChargeBatcher(counting, max_batch=64)  # type: ignore[arg-type]
     first = asyncio.create_task(batcher.charge(ids[0], 1))
@@ -76,9 +81,7 @@ async def test_charges_arriving_during_a_statement_go_in_the_next(pool: asyncpg.
 async def test_a_failed_statement_reaches_every_charge_in_it(
     pool: asyncpg.Pool, database_url: str
 ) -> None:
-    account = await accounts.create_account(pool, "d", "sk-attesta-d", 10_000)
-    assert account is not None
-    ids = await _held(pool, account.id, 3, "d")
+    _account, ids = await _account_holding(pool, "d", 3)
     gone = await create_pool(database_url, max_size=1)
     await gone.close()
     batcher = ChargeBatcher(gone)
@@ -97,9 +100,7 @@ class DeadlockOnce(CountingPool):
 
 
 async def test_a_deadlocked_batch_is_tried_again(pool: asyncpg.Pool) -> None:
-    account = await accounts.create_account(pool, "e", "sk-attesta-e", 10_000)
-    assert account is not None
-    ids = await _held(pool, account.id, 4, "e")
+    _account, ids = await _account_holding(pool, "e", 4)
     deadlocking = DeadlockOnce(pool)
     batcher = ChargeBatcher(deadlocking)  # type: ignore[arg-type]
     assert await asyncio.gather(*(batcher.charge(i, 3) for i in ids)) == [3] * 4
@@ -108,9 +109,7 @@ async def test_a_deadlocked_batch_is_tried_again(pool: asyncpg.Pool) -> None:
 
 async def test_lingering_charges_one_after_another_share_a_statement(pool: asyncpg.Pool) -> None:
     # A client's requests one at a time: each charge comes well after the last is sent.
-    account = await accounts.create_account(pool, "f", "sk-attesta-f", 10_000)
-    assert account is not None
-    ids = await _held(pool, account.id, 4, "f")
+    account, ids = await _account_holding(pool, "f", 4)
     counting = CountingPool(pool)
     batcher = ChargeBatcher(counting, linger_s=0.5)  # type: ignore[arg-type]
     charging = []
@@ -120,14 +119,12 @@ async def test_lingering_charges_one_after_another_share_a_statement(pool: async
     assert counting.statements == 0
     assert await asyncio.gather(*charging) == [7] * 4
     assert counting.statements == 1
-    balance = await pool.fetchval("SELECT balance FROM accounts WHERE id = $1", account.id)
+    balance = await pool.fetchval("SELECT balance FROM accounts WHERE id = $1", account)
     assert balance == 10_000 - 4 * 7
 
 
 async def test_flush_and_close_end_the_linger(pool: asyncpg.Pool) -> None:
-    account = await accounts.create_account(pool, "g", "sk-attesta-g", 10_000)
-    assert account is not None
-    ids = await _held(pool, account.id, 3, "g")
+    _account, ids = await _account_holding(pool, "g", 3)
     counting = CountingPool(pool)
     batcher = ChargeBatcher(counting, linger_s=30.0)  # type: ignore[arg-type]
     first = asyncio.create_task(batcher.charge(ids[0], 1))
@@ -142,9 +139,7 @@ async def test_flush_and_close_end_the_linger(pool: asyncpg.Pool) -> None:
 
 
 async def test_a_full_batch_does_not_linger(pool: asyncpg.Pool) -> None:
-    account = await accounts.create_account(pool, "h", "sk-attesta-h", 10_000)
-    assert account is not None
-    ids = await _held(pool, account.id, 4, "h")
+    _account, ids = await _account_holding(pool, "h", 4)
     counting = CountingPool(pool)
     batcher = ChargeBatcher(counting, max_batch=4, linger_s=30.0)  # type: ignore[arg-type]
     charged = asyncio.gather(*(batcher.charge(i, 1) for i in ids))
