@@ -40,10 +40,9 @@ class StatementBatcher(Generic[Key, Item, Result]):
         self._linger_s = linger_s
         self._pending: list[tuple[Key, Item, asyncio.Future[Result | None]]] = []
         self._writer: asyncio.Task[None] | None = None
-        # Set while the writer lingers; resolving it sends the batch now.
+        # Made with a writer that is to linger; resolved (by its timer, a flush or a full
+        # batch) when the batch is to go.
         self._lingering: asyncio.Future[None] | None = None
-        # No lingering until the writer is done (a flush, or a full batch, came first).
-        self._hurry = False
 
     def submit(self, key: Key, item: Item) -> asyncio.Future[Result | None]:
         """Queued at once, and a writer started if none runs: when no statement is in
@@ -53,21 +52,20 @@ class StatementBatcher(Generic[Key, Item, Result]):
         done: asyncio.Future[Result | None] = asyncio.get_running_loop().create_future()
         self._pending.append((key, item, done))
         if self._writer is None:
+            if self._linger_s > 0:
+                self._lingering = asyncio.get_running_loop().create_future()
             self._writer = asyncio.create_task(self._drain(), name=self._name)
         if len(self._pending) >= self._max_batch:
             self._stop_lingering()
         return done
 
     def _stop_lingering(self) -> None:
-        self._hurry = True
         lingering = self._lingering
         if lingering is not None and not lingering.done():
             lingering.set_result(None)
 
-    async def _linger(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._lingering = lingering = loop.create_future()
-        timer = loop.call_later(self._linger_s, self._stop_lingering)
+    async def _linger(self, lingering: asyncio.Future[None]) -> None:
+        timer = asyncio.get_running_loop().call_later(self._linger_s, self._stop_lingering)
         try:
             await lingering
         finally:
@@ -77,8 +75,8 @@ class StatementBatcher(Generic[Key, Item, Result]):
     async def _drain(self) -> None:
         batch: list[tuple[Key, Item, asyncio.Future[Result | None]]] = []
         try:
-            if self._linger_s > 0 and not self._hurry:
-                await self._linger()
+            if self._lingering is not None:
+                await self._linger(self._lingering)
             while self._pending:
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
@@ -107,7 +105,6 @@ class StatementBatcher(Generic[Key, Item, Result]):
             raise
         finally:
             self._writer = None
-            self._hurry = False
 
     async def flush(self) -> None:
         """Write what is queued now, and wait until it is written."""

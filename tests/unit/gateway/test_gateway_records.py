@@ -36,11 +36,15 @@ def _beat(key: SigningKey, model: str, **fields: object) -> bytes:
     return sign_event(ExecutorHeartbeat.model_validate(body), key).to_bytes()
 
 
+def _registry(genesis: Genesis) -> tuple[ExecutorRegistry, str]:
+    """A registry of live executors, and the genesis's first model."""
+    return ExecutorRegistry(genesis, ttl_s=3.0, max_skew_s=30.0), genesis.models[0].name
+
+
 def test_registry_accepts_only_genuine_executor_heartbeats(
     genesis: Genesis, devnet_keys: DevnetKeys
 ) -> None:
-    registry = ExecutorRegistry(genesis, ttl_s=3.0, max_skew_s=30.0)
-    model = genesis.models[0].name
+    registry, model = _registry(genesis)
     first, second = devnet_keys.executors
     tampered = json.loads(_beat(first, model))
     tampered["body"]["capacity"] = 9
@@ -67,8 +71,7 @@ def test_registry_accepts_only_genuine_executor_heartbeats(
 def test_registry_forgets_silent_executors(
     genesis: Genesis, devnet_keys: DevnetKeys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry = ExecutorRegistry(genesis, ttl_s=3.0, max_skew_s=30.0)
-    model = genesis.models[0].name
+    registry, model = _registry(genesis)
     registry.handle(_beat(devnet_keys.executors[0], model))
     later = time.monotonic() + 3.5
     monkeypatch.setattr(time, "monotonic", lambda: later)
@@ -78,8 +81,7 @@ def test_registry_forgets_silent_executors(
 def test_registry_knows_what_each_executor_announced_last(
     genesis: Genesis, devnet_keys: DevnetKeys
 ) -> None:
-    registry = ExecutorRegistry(genesis, ttl_s=3.0, max_skew_s=30.0)
-    model = genesis.models[0].name
+    registry, model = _registry(genesis)
     first, second = devnet_keys.executors
     now = int(time.time() * 1000)
     registry.handle(_beat(first, model, sent_at_ms=now - 10, features=[STREAM_PREFIX_FEATURE]))

@@ -57,10 +57,16 @@ def _spares(escrow: FakeEscrow, idle_s: float = 5.0) -> SpareReservations:
     )
 
 
-async def _held_spare(escrow: FakeEscrow, spares: SpareReservations, need: int = 100) -> str:
+async def _reserving_spare(escrow: FakeEscrow, spares: SpareReservations, need: int = 100) -> str:
+    """The id of the account's spare, asked for and not yet answered."""
     spares.refill("acct", "chatcmpl", 0, need, escrow.new_id)
     await asyncio.sleep(0)
     (inference_id,) = [i for i, (_, _, f) in escrow.reserving.items() if not f.done()]
+    return inference_id
+
+
+async def _held_spare(escrow: FakeEscrow, spares: SpareReservations, need: int = 100) -> str:
+    inference_id = await _reserving_spare(escrow, spares, need)
     escrow.settle(inference_id, True)
     await asyncio.sleep(0)
     await asyncio.sleep(0)
@@ -100,9 +106,7 @@ async def test_an_unfit_spare_is_given_back(epoch: int, need: int) -> None:
 async def test_give_back_waits_for_a_spare_being_reserved_and_pauses() -> None:
     escrow = FakeEscrow()
     spares = _spares(escrow)
-    spares.refill("acct", "chatcmpl", 0, 100, escrow.new_id)
-    await asyncio.sleep(0)
-    (spare_id,) = escrow.reserving
+    spare_id = await _reserving_spare(escrow, spares)
     giving = asyncio.create_task(spares.give_back("acct"))
     await asyncio.sleep(0.01)
     assert not giving.done()  # the spare's reservation is still out
@@ -146,9 +150,7 @@ async def test_give_back_lowers_the_spares_in_use_to_their_needs() -> None:
 async def test_a_short_balance_pauses_and_a_failed_reservation_is_given_back() -> None:
     escrow = FakeEscrow()
     spares = _spares(escrow)
-    spares.refill("acct", "chatcmpl", 0, 100, escrow.new_id)
-    await asyncio.sleep(0)
-    (short,) = escrow.reserving
+    short = await _reserving_spare(escrow, spares)
     escrow.settle(short, False)
     await asyncio.sleep(0)
     spares.refill("acct", "chatcmpl", 0, 100, escrow.new_id)
