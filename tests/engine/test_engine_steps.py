@@ -1,10 +1,12 @@
 """`StepBuilder.choose_and_add` (one snapping per row) makes the steps that choosing with
-`choose_token` and then `add` made (two)."""
+`choose_token` and then `add` made (two); steps without text (`step_text` false) end the
+same answer as steps with it."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 
 from attesta_common.sampling import choose_token
 from attesta_engine.port import GenerationSpec
@@ -59,3 +61,53 @@ def test_choosing_while_adding_is_choosing_then_adding() -> None:
         before, after = old.result(), new.result()
         assert after == before
         assert after.artifact.encode() == before.artifact.encode()
+
+
+def test_steps_without_text_make_the_same_generation() -> None:
+    rng = random.Random(34)
+    textless_cases = 0
+    for case in range(300):
+        k = rng.randrange(1, 6)
+        spec = GenerationSpec(
+            [1, 2],
+            rng.choice((0.0, 0.5, 1.0)),
+            1.0,
+            rng.randrange(1, 40),
+            rng.randrange(1 << 40),
+            stop=rng.choice(([], [], ["ab"])),
+        )
+        additive = rng.random() < 0.5
+        with_text = StepBuilder(spec, k, EOS, _decode, additive_decode=additive)
+        without = StepBuilder(
+            replace(spec, step_text=False), k, EOS, _decode, additive_decode=additive
+        )
+        for ids, lps in _rows(rng, spec.max_tokens, k):
+            if with_text.done:
+                break
+            step, bare = with_text.choose_and_add(ids, lps), without.choose_and_add(ids, lps)
+            assert without.done == with_text.done, case
+            if spec.stop:
+                assert bare == step  # a stop sequence needs the text at every token
+            else:
+                assert bare == replace(step, text_delta="")
+        assert without.done
+        expected, got = with_text.result(), without.result()
+        assert got == expected, case
+        assert got.artifact.encode() == expected.artifact.encode()
+        textless_cases += not spec.stop
+    assert textless_cases > 100
+
+
+def test_steps_without_text_decode_the_output_once() -> None:
+    calls: list[int] = []
+
+    def counting(ids: Sequence[int]) -> str:
+        calls.append(len(ids))
+        return _decode(ids)
+
+    spec = GenerationSpec([1], 0.0, 1.0, 10, 7, step_text=False)
+    steps = StepBuilder(spec, 1, EOS, counting, additive_decode=True)
+    for token in range(1, 11):
+        steps.add(token, (token,), (-0.5,))
+    assert steps.result().text == _decode(range(1, 11))
+    assert calls == [10]

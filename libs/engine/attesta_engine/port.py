@@ -27,6 +27,10 @@ class GenerationSpec:
     max_tokens: int
     seed: int
     stop: list[str] = field(default_factory=list)
+    # Whether each step carries its new text. A caller that only reads the whole answer
+    # (a request not streamed) sets it false, and unless a stop sequence has to be looked
+    # for, the output is decoded once at the end rather than at every token.
+    step_text: bool = True
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,8 @@ class StepBuilder:
         self._top_codes: list[tuple[int, ...]] = []
         self._text = ""
         self._emitted = 0
+        # Steps without text, the whole output decoded once in `result` (GenerationSpec).
+        self._textless = not spec.step_text and not spec.stop
         self.finish: FinishReason = "length"
         self.done = False
 
@@ -102,6 +104,8 @@ class StepBuilder:
         self._top_ids.append(ids)
         self._top_lps.append(lps)
         self._top_codes.append(codes)
+        if self._textless:
+            return self._add_textless(position, token, ids, lps)
         text, stopped = self._until_stop(self._growing.of(self.output))
         self.done = token in self._eos or stopped
         visible = len(text) if self.done else safe_prefix_length(text, self._spec.stop)
@@ -114,13 +118,27 @@ class StepBuilder:
             self.done = True
         return step
 
+    def _add_textless(
+        self, position: int, token: int, ids: tuple[int, ...], lps: tuple[float, ...]
+    ) -> TokenStep:
+        # Without stop sequences only end of sequence or the length ends the output, as in
+        # `_add`.
+        if token in self._eos:
+            self.done = True
+            self.finish = "stop"
+        elif len(self.output) >= self._spec.max_tokens:
+            self.done = True
+        return TokenStep(position, token, ids, lps, "")
+
     def _until_stop(self, text: str) -> tuple[str, bool]:
         """The text up to the earliest stop sequence, and whether there was one."""
         cut = stop_index(text, self._spec.stop)
         return (text, False) if cut is None else (text[:cut], True)
 
     def result(self) -> Generation:
-        if self._growing.additive:
+        if self._textless:
+            self._text = self._decode(self.output)
+        elif self._growing.additive:
             # Once per answer, the whole output decoded as validators will decode it: the
             # signed text must be that, whatever the piecewise decoding said.
             text, _ = self._until_stop(self._decode(self.output))

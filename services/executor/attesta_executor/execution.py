@@ -152,6 +152,8 @@ class Execution:
             max_tokens=sampling.max_tokens,
             seed=sampling.seed,
             stop=list(sampling.stop),
+            # Not streamed: the client gets the whole text, from the record.
+            step_text=request.stream_chunks,
         )
         chunks = ChunkStream(self._outbox, request, self._runner.engine.token_text)
 
