@@ -19,6 +19,7 @@ from opentelemetry.trace import SpanKind, TracerProvider
 
 from attesta_common.broker import record_headers
 from attesta_common.envelope import SignedRecord
+from attesta_common.spans import child_span
 from attesta_common.subjects import RECORDS_STREAM
 
 _RECORDS_PREFIX = "attesta.records."
@@ -46,7 +47,8 @@ class RecordPublisher:
             self._jetstream = self._broker.connection.jetstream()
         headers = record_headers(record)
         payload = record.to_bytes()
-        with self._tracer.start_as_current_span(
+        with child_span(
+            self._tracer,
             f"{subject} publish",
             kind=SpanKind.PRODUCER,
             attributes={

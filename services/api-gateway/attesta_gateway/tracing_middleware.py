@@ -6,6 +6,7 @@ executor's and validators' spans) hangs under this span, so one inference is one
 
 from __future__ import annotations
 
+from attesta_common.spans import child_span
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,9 +24,7 @@ class TracingMiddleware:
         carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         parent = propagate.extract(carrier)
         method = scope["method"]
-        with self._tracer.start_as_current_span(
-            method, context=parent, kind=SpanKind.SERVER
-        ) as span:
+        with child_span(self._tracer, method, context=parent, kind=SpanKind.SERVER) as span:
             span.set_attribute("http.request.method", method)
             span.set_attribute("url.path", scope["path"])
 

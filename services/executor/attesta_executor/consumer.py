@@ -27,6 +27,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 
+from attesta_common.spans import child_span
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -186,7 +187,8 @@ class PullConsumer:
 
     async def _traced(self, msg: Msg) -> None:
         parent = propagate.extract(msg.headers or {})
-        with self._tracer.start_as_current_span(
+        with child_span(
+            self._tracer,
             f"{msg.subject} process",
             context=parent,
             kind=SpanKind.CONSUMER,

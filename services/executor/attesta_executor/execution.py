@@ -19,6 +19,7 @@ from attesta_common.events import InferenceRequested
 from attesta_common.genesis import ModelSpec
 from attesta_common.keys import SigningKey
 from attesta_common.metrics import EXECUTOR_TOKENS
+from attesta_common.spans import child_span
 from attesta_engine.port import Generation, GenerationCancelled, GenerationSpec, TokenStep
 from opentelemetry import trace
 from opentelemetry.trace import Tracer
@@ -118,8 +119,9 @@ class Execution:
             )
             return await self._fail(request_record, request, "context_length_exceeded", message)
         try:
-            with self._tracer.start_as_current_span("executor.generate") as span:
-                span.set_attributes(_request_attributes(request, len(prompt)))
+            with child_span(self._tracer, "executor.generate") as span:
+                if span.is_recording():
+                    span.set_attributes(_request_attributes(request, len(prompt)))
                 generation = await self._generate(request, prompt)
                 tag = None
                 if self._canaries is not None and self._canaries.is_canary(request):
