@@ -8,7 +8,9 @@ import pytest
 from attesta_common.canonical import canonical_json, sha256_hex
 from attesta_common.envelope import (
     RecordRejected,
+    SignedRecord,
     open_record,
+    parse_record,
     read_record,
     record_from_json_object,
     sign_event,
@@ -17,6 +19,7 @@ from attesta_common.events import ValidatorSeedCommitted
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey
 from attesta_devnet.genesis_builder import DevnetKeys
+from pydantic import ValidationError
 
 
 def _commit(key: SigningKey, epoch: int = 3) -> ValidatorSeedCommitted:
@@ -136,3 +139,32 @@ def test_signed_bytes_are_the_canonical_encoding_of_the_record(
         )
         parsed, opened = read_record(record.to_bytes(), genesis, ValidatorSeedCommitted)
         assert parsed == record and opened.seed_hash == seed_hash
+
+
+def test_records_are_built_as_model_construct_builds_them(
+    devnet_keys: DevnetKeys, genesis: Genesis
+) -> None:
+    """`SignedRecord.from_checked` skips model_construct's work; what it builds must not be
+    told apart from model_construct's record (signed, parsed, or from a decoded object)."""
+    validator = devnet_keys.validators[0]
+    signed = sign_event(_commit(validator), validator)
+    wire = signed.to_bytes()
+    raw = json.loads(wire)
+    for record in (signed, parse_record(wire), record_from_json_object(raw)):
+        expected = SignedRecord.model_construct(**dict(record.__dict__))
+        expected._wire = wire
+        assert record.__dict__ == expected.__dict__
+        assert list(record.__dict__) == list(expected.__dict__)  # model_dump's order
+        assert record.model_fields_set == expected.model_fields_set
+        assert record.__pydantic_private__ == expected.__pydantic_private__
+        assert record.__pydantic_extra__ == expected.__pydantic_extra__
+        assert repr(record) == repr(expected)
+        assert record.model_dump_json() == expected.model_dump_json()
+        assert record.hash == expected.hash and record.signing_bytes() == expected.signing_bytes()
+        assert SignedRecord.model_validate(record.model_dump()).to_bytes() == wire
+        with pytest.raises(ValidationError):
+            record.kind = "other"  # type: ignore[misc]
+        changed = record.model_copy(update={"version": 9})
+        assert changed.version == 9 and record.version == expected.version
+        assert changed.to_bytes() != wire
+    assert record_from_json_object(raw).__dict__ is not raw  # the caller's dict is not kept
