@@ -106,3 +106,10 @@ bench-executor-work: install
 .PHONY: bench-nats-threads
 bench-nats-threads: install
 	$(VENV)/bin/python -m bench.overhead_nats_threads
+
+# The throughput and CPU per request of REV beside CURRENT (or the working tree), both
+# networks saturated at once (ROUNDS, CLIENTS each, SECONDS): steadier than saturating
+# them one after the other on this shared host.
+.PHONY: bench-overhead-concurrent
+bench-overhead-concurrent: install
+	$(VENV)/bin/python -m bench.overhead_concurrent $(REV) $(CURRENT)

@@ -95,7 +95,7 @@ class Throughput:
         return self.completed / self.seconds
 
 
-async def _saturate(url: str, key: str, clients: int, duration_s: float) -> Throughput:
+async def saturate_async(url: str, key: str, clients: int, duration_s: float) -> Throughput:
     requests = Requests(url, key)
     latencies: list[float] = []
     failed = 0
@@ -135,4 +135,4 @@ async def _saturate(url: str, key: str, clients: int, duration_s: float) -> Thro
 
 def saturate(url: str, key: str, clients: int, duration_s: float) -> Throughput:
     print(f"{clients} concurrent clients for {duration_s:.0f} s ...", file=sys.stderr)
-    return event_loop.run(_saturate(url, key, clients, duration_s))
+    return event_loop.run(saturate_async(url, key, clients, duration_s))
