@@ -35,7 +35,9 @@ from bench.overhead_versions import BASELINE_REV, revision_env, revisions
 
 
 async def _both(urls: dict[str, str], clients: int, seconds: float) -> dict[str, Throughput]:
-    loads = await asyncio.gather(*(saturate_async(url, KEY, clients, seconds) for url in urls.values()))
+    loads = await asyncio.gather(
+        *(saturate_async(url, KEY, clients, seconds) for url in urls.values())
+    )
     return dict(zip(urls, loads, strict=True))
 
 
