@@ -15,7 +15,7 @@ from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 
-from attesta_common.canonical import canonical_json, sha256_hex
+from attesta_common.canonical import canonical_json, loads_canonical, sha256_hex
 from attesta_common.events import RECORD_TYPES, Event
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey, address_of, verify
@@ -143,14 +143,18 @@ def sign_event(event: Event, key: SigningKey) -> SignedRecord:
     return SignedRecord.from_checked({**fields, "signature": signature}, wire)
 
 
-def _canonical_envelope(raw: Any) -> bytes:
-    """The canonical encoding of a decoded envelope, once its fields' types are right."""
+def _check_fields(raw: Any) -> None:
     if not isinstance(raw, dict) or raw.keys() != _FIELD_TYPES.keys():
         raise RecordRejected("malformed record: not an envelope")
     for name, expected in _FIELD_TYPES.items():
         # `type(...) is`, not isinstance: a JSON true must not pass as version 1.
         if type(raw[name]) is not expected:
             raise RecordRejected(f"malformed record: {name} is not a {expected.__name__}")
+
+
+def _canonical_envelope(raw: Any) -> bytes:
+    """The canonical encoding of a decoded envelope, once its fields' types are right."""
+    _check_fields(raw)
     try:
         return canonical_json(raw)
     except ValueError as exc:
@@ -159,6 +163,11 @@ def _canonical_envelope(raw: Any) -> bytes:
 
 def _checked_envelope(data: bytes) -> dict[str, Any]:
     """The decoded envelope, once its fields' types and its encoding are canonical."""
+    raw = loads_canonical(data)
+    if raw is not None:
+        _check_fields(raw)
+        return raw  # type: ignore[no-any-return]
+    # Not certainly canonical: json decides (and names the fault).
     try:
         raw = json.loads(data)
     except ValueError as exc:
