@@ -89,7 +89,7 @@ def test_steps_without_text_make_the_same_generation() -> None:
             if spec.stop:
                 assert bare == step  # a stop sequence needs the text at every token
             else:
-                assert bare == replace(step, text_delta="")
+                assert bare == step._replace(text_delta="")
         assert without.done
         expected, got = with_text.result(), without.result()
         assert got == expected, case

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from attesta_common.artifact import TopKArtifact
 
@@ -33,9 +33,11 @@ class GenerationSpec:
     step_text: bool = True
 
 
-@dataclass(frozen=True)
-class TokenStep:
-    """One generated position: the chosen token, the reported top-k and new visible text."""
+class TokenStep(NamedTuple):
+    """One generated position: the chosen token, the reported top-k and new visible text.
+
+    A named tuple, not a frozen dataclass: one is made per token, and a frozen dataclass
+    takes four times as long to build (15 us of a 23-token answer)."""
 
     position: int
     token_id: int
