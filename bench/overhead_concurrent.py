@@ -18,11 +18,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from attesta_common import event_loop
@@ -31,7 +28,7 @@ from bench.overhead_bus import service_pids
 from bench.overhead_cpu import cpu_seconds
 from bench.overhead_load import Throughput, saturate_async
 from bench.overhead_stack import KEY, BenchNetwork
-from bench.overhead_versions import BASELINE_REV, revision_env, revisions
+from bench.overhead_versions import BASELINE_REV, networks_side_by_side
 
 
 async def _both(urls: dict[str, str], clients: int, seconds: float) -> dict[str, Throughput]:
@@ -65,36 +62,21 @@ def main() -> None:
     rounds = int(os.environ.get("ROUNDS", "4"))
     clients = int(os.environ.get("CLIENTS", "128"))
     seconds = float(os.environ.get("SECONDS", "10"))
-    networks: dict[str, BenchNetwork] = {}
-    folders: list[Path] = []
     seen: list[dict[str, dict[str, float]]] = []
-    with revisions(rev, current) as roots:
-        try:
-            for name, root in roots.items():
-                env = revision_env(root)
-                folder = Path(tempfile.mkdtemp(prefix=f"attesta-concurrent-{name}-"))
-                folders.append(folder)
-                networks[name] = BenchNetwork(folder, gateway_env=env, executor_env=env)
-                print(f"starting the {name} network in {folder} ...", file=sys.stderr)
-                networks[name].start(ready_timeout_s=120)
-            # Warm both (first requests load code paths and fill caches).
-            _round(networks, clients, 3)
-            for index in range(rounds):
-                print(f"round {index + 1}: both at {clients} clients", file=sys.stderr)
-                seen.append(_round(networks, clients, seconds))
-                row = seen[-1]
-                print(
-                    "  ".join(
-                        f"{name} {row[name]['rps']:.0f} rps {row[name]['cpu_ms']:.3f} CPU ms"
-                        for name in ("baseline", "current")
-                    ),
-                    file=sys.stderr,
-                )
-        finally:
-            for network in networks.values():
-                network.stop()
-            for folder in folders:
-                shutil.rmtree(folder, ignore_errors=True)
+    with networks_side_by_side(rev, current, "concurrent") as networks:
+        # Warm both (first requests load code paths and fill caches).
+        _round(networks, clients, 3)
+        for index in range(rounds):
+            print(f"round {index + 1}: both at {clients} clients", file=sys.stderr)
+            seen.append(_round(networks, clients, seconds))
+            row = seen[-1]
+            print(
+                "  ".join(
+                    f"{name} {row[name]['rps']:.0f} rps {row[name]['cpu_ms']:.3f} CPU ms"
+                    for name in ("baseline", "current")
+                ),
+                file=sys.stderr,
+            )
     medians: dict[str, dict[str, float]] = {
         name: {
             key: round(statistics.median(row[name][key] for row in seen), 3)

@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from attesta_common import event_loop
@@ -29,8 +26,8 @@ from tqdm import tqdm
 
 from bench.http_client import Connection
 from bench.overhead_load import WARM_UP, Requests, percentile
-from bench.overhead_stack import KEY, BenchNetwork
-from bench.overhead_versions import BASELINE_REV, revision_env, revisions
+from bench.overhead_stack import KEY
+from bench.overhead_versions import BASELINE_REV, networks_side_by_side
 
 
 async def _one(connection: Connection, requests: Requests, seed: int) -> float:
@@ -80,24 +77,9 @@ def main() -> None:
     current = sys.argv[2] if len(sys.argv) > 2 else None
     total = int(os.environ.get("REQUESTS", "3000"))
     block = int(os.environ.get("BLOCK", "20"))
-    networks: dict[str, BenchNetwork] = {}
-    folders: list[Path] = []
-    with revisions(rev, current) as roots:
-        try:
-            for name, root in roots.items():
-                env = revision_env(root)
-                folder = Path(tempfile.mkdtemp(prefix=f"attesta-interleaved-{name}-"))
-                folders.append(folder)
-                networks[name] = BenchNetwork(folder, gateway_env=env, executor_env=env)
-                print(f"starting the {name} network in {folder} ...", file=sys.stderr)
-                networks[name].start(ready_timeout_s=120)
-            urls = {name: network.gateway_url for name, network in networks.items()}
-            times = event_loop.run(_interleave(urls, total, block))
-        finally:
-            for network in networks.values():
-                network.stop()
-            for folder in folders:
-                shutil.rmtree(folder, ignore_errors=True)
+    with networks_side_by_side(rev, current, "interleaved") as networks:
+        urls = {name: network.gateway_url for name, network in networks.items()}
+        times = event_loop.run(_interleave(urls, total, block))
     ms = {name: [t * 1000 for t in values] for name, values in times.items()}
     found: dict[str, Any] = {
         name: {

@@ -111,6 +111,30 @@ def revisions(rev: str, current: str | None) -> Iterator[dict[str, Path | None]]
         yield {"baseline": baseline, "current": other}
 
 
+@contextlib.contextmanager
+def networks_side_by_side(
+    rev: str, current: str | None, label: str
+) -> Iterator[dict[str, BenchNetwork]]:
+    """Both sides' networks (`revisions`) up at the same time, stopped and removed after."""
+    networks: dict[str, BenchNetwork] = {}
+    folders: list[Path] = []
+    with revisions(rev, current) as roots:
+        try:
+            for name, root in roots.items():
+                env = revision_env(root)
+                folder = Path(tempfile.mkdtemp(prefix=f"attesta-{label}-{name}-"))
+                folders.append(folder)
+                networks[name] = BenchNetwork(folder, gateway_env=env, executor_env=env)
+                print(f"starting the {name} network in {folder} ...", file=sys.stderr)
+                networks[name].start(ready_timeout_s=120)
+            yield networks
+        finally:
+            for network in networks.values():
+                network.stop()
+            for folder in folders:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
 def alternate(
     sides: Mapping[str, Callable[[], dict[str, Any]]], rounds: int
 ) -> dict[str, list[dict[str, Any]]]:
@@ -118,7 +142,7 @@ def alternate(
     host's drift and any order effect cancel within a pair."""
     seen: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
     for round_ in range(rounds):
-        for name in list(sides) if round_ % 2 == 0 else list(reversed(sides)):
+        for name in list(sides) if round_ % 2 == 0 else list(reversed(list(sides))):
             row = sides[name]()
             seen[name].append(row)
             print(
