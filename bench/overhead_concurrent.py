@@ -32,18 +32,26 @@ from bench.overhead_versions import BASELINE_REV, networks_side_by_side
 
 
 async def _both(urls: dict[str, str], clients: int, seconds: float) -> dict[str, Throughput]:
+    # Both start once both have their connections open, and so end together: a side that
+    # ran on alone for a moment would have the host to itself (an A/A run of one revision
+    # against itself favoured the side that started second by 4%).
+    barrier = asyncio.Barrier(len(urls))
     loads = await asyncio.gather(
-        *(saturate_async(url, KEY, clients, seconds) for url in urls.values())
+        *(saturate_async(url, KEY, clients, seconds, barrier=barrier) for url in urls.values())
     )
     return dict(zip(urls, loads, strict=True))
 
 
 def _round(
-    networks: dict[str, BenchNetwork], clients: int, seconds: float
+    networks: dict[str, BenchNetwork], clients: int, seconds: float, *, flip: bool = False
 ) -> dict[str, dict[str, float]]:
+    """One saturation of both; `flip` swaps which side's clients are set up first."""
     pids = {name: service_pids(network) for name, network in networks.items()}
     before = {name: {p: cpu_seconds(pid) for p, pid in ps.items()} for name, ps in pids.items()}
-    urls = {name: network.gateway_url for name, network in networks.items()}
+    names = list(networks)
+    if flip:
+        names.reverse()
+    urls = {name: networks[name].gateway_url for name in names}
     loads = event_loop.run(_both(urls, clients, seconds))
     found = {}
     for name, load in loads.items():
@@ -68,7 +76,7 @@ def main() -> None:
         _round(networks, clients, 3)
         for index in range(rounds):
             print(f"round {index + 1}: both at {clients} clients", file=sys.stderr)
-            seen.append(_round(networks, clients, seconds))
+            seen.append(_round(networks, clients, seconds, flip=index % 2 == 1))
             row = seen[-1]
             print(
                 "  ".join(

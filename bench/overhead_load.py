@@ -95,11 +95,22 @@ class Throughput:
         return self.completed / self.seconds
 
 
-async def saturate_async(url: str, key: str, clients: int, duration_s: float) -> Throughput:
+async def saturate_async(
+    url: str,
+    key: str,
+    clients: int,
+    duration_s: float,
+    *,
+    barrier: asyncio.Barrier | None = None,
+) -> Throughput:
+    """`barrier`: passed once the connections are open, so that loads on several networks
+    start (and end) together."""
     requests = Requests(url, key)
     latencies: list[float] = []
     failed = 0
     connections = [await Connection.open(url) for _ in range(clients)]
+    if barrier is not None:
+        await barrier.wait()
     started = time.perf_counter()
     deadline = started + duration_s
 
