@@ -25,9 +25,9 @@ _ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 )
 _SORTED = orjson.OPT_SORT_KEYS
-# A number under 1e-4 as orjson writes it, as a value (after `:`, `,` or `[`): a string
-# that merely contains such text only costs the slower encoder.
-_SMALL_FLOAT = re.compile(rb"[:,\[]-?(?:0\.0000|[0-9]+(?:\.[0-9]+)?e-[0-9](?![0-9]))")
+# A number under 1e-4 as orjson writes it, as a value (at the start, or after `:`, `,`
+# or `[`): a string that merely contains such text only costs the slower encoder.
+_SMALL_FLOAT = re.compile(rb"(?:^|[:,\[])-?(?:0\.0000|[0-9]+(?:\.[0-9]+)?e-[0-9](?![0-9]))")
 
 
 def _json_module(value: Any) -> bytes:
@@ -40,12 +40,12 @@ def _may_differ(encoded: bytes) -> bool:
     and addresses have none), found quickly, so the pattern runs on nearly none."""
     find = encoded.find
     at = find(b"-")
-    while at > 0:
-        if encoded[at - 1] == 0x65:  # e
+    while at >= 0:
+        if at > 0 and encoded[at - 1] == 0x65:  # e
             return _SMALL_FLOAT.search(encoded) is not None
         at = find(b"-", at + 1)
     at = find(b".")
-    while at > 0:
+    while at >= 0:
         if encoded[at - 1 : at + 5] == b"0.0000":
             return _SMALL_FLOAT.search(encoded) is not None
         at = find(b".", at + 1)
@@ -55,8 +55,6 @@ def _may_differ(encoded: bytes) -> bool:
 def canonical_json(value: Any) -> bytes:
     """Sorted keys, no whitespace, UTF-8, no NaN: one byte string per value (ValueError
     for NaN and infinities)."""
-    if isinstance(value, float):
-        return _json_module(value)
     try:
         encoded = orjson.dumps(value, option=_SORTED)
     except TypeError:

@@ -133,6 +133,9 @@ def test_what_orjson_cannot_vouch_for_is_left_to_json() -> None:
         b'{"a":0.00001}',  # orjson's form of 1e-05
         b'{"a":1e-05}',  # json's, which orjson writes otherwise
         b'{"a":[1e-7]}',
+        b"0.00001",  # the same, alone
+        b"-0.0000999",
+        b"1e-7",
         b'{"a":"\u00e9"}',  # escaped where json writes the character
         b'{"a":1.0E+16}',
         b'{"a":10}\n',
