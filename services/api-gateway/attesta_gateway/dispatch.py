@@ -213,8 +213,6 @@ class Dispatcher:
                 type="insufficient_quota",
                 code="insufficient_quota",
             )
-        if ctx.spares is not None:
-            ctx.spares.refill(account.id, id_prefix, epoch, reserved, self._new_id)
         span = trace.get_current_span()
         span.set_attribute("attesta.inference_id", inference_id)
         span.set_attribute("attesta.executor", executor)
@@ -235,6 +233,11 @@ class Dispatcher:
         # Shielded: a client that disconnects now stops waiting, not the publish.
         if not await asyncio.shield(inference.published):
             raise _unreachable()
+        if ctx.spares is not None:
+            # Once the request is out: the spare's statement then runs beside the
+            # executor's work, not before this request's publish (a sequential client's
+            # path, docs/overhead.md).
+            ctx.spares.refill(account.id, id_prefix, epoch, reserved, self._new_id)
         if canaries is not None:
             canaries.observe(account.id, job, id_prefix)
         return inference

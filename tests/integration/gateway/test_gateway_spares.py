@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from attesta_common.envelope import parse_record
+from attesta_common.subjects import RECORDS_STREAM, inference_requested
 from gateway_fakes import eventually
 from gateway_harness import Gateway, StartGateway
 
@@ -85,6 +87,22 @@ async def test_next_request_takes_the_spare(start_gateway: StartGateway) -> None
     assert executor.received[1][1].reserved == executor.received[0][1].reserved
     assert executor.received[1][1].reserved == first_row["reserved"]
     assert await gateway.balance(account) == BALANCE - 2 * first_row["charged"]
+
+
+async def test_the_spare_is_reserved_once_the_request_is_stored(
+    start_gateway: StartGateway,
+) -> None:
+    """After the request's publish is acknowledged, not before it: the spare's statement
+    would otherwise go out ahead of the publish, on a sequential client's path."""
+    one = await _after_one(start_gateway)
+    (executor,) = one.gateway.executors
+    js = one.gateway.ctx.broker.connection.jetstream()
+    stored = await js.get_last_msg(RECORDS_STREAM, inference_requested(executor.address))
+    assert stored.data is not None and parse_record(stored.data).body["inference_id"] == (
+        one.answer["id"]
+    )
+    # JetStream's clock and Postgres's are the host's.
+    assert stored.time is not None and stored.time < one.spare["created_at"]
 
 
 async def test_an_idle_spare_is_given_back(start_gateway: StartGateway) -> None:
