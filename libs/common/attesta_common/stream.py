@@ -15,6 +15,11 @@ from pydantic import BaseModel, ConfigDict
 
 from attesta_common.events import Usage
 
+# An `end` is written as its own fields with the finished record's bytes spliced in last
+# (`splice_record`): the record (a request, an artifact) is neither encoded again by the
+# executor nor decoded and encoded again by the gateway (`split_record`).
+_RECORD_FIELD = b',"record":'
+
 
 class TopLogprob(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -52,3 +57,23 @@ class StreamEvent(BaseModel):
     stored: bool = True
     code: str | None = None
     message: str | None = None
+
+
+def splice_record(event_json: bytes, record: bytes) -> bytes:
+    """The JSON of an event (without a `record`) with `record` (a record's canonical bytes)
+    as its last field."""
+    if not event_json.endswith(b"}"):
+        raise ValueError("not the JSON of an event")
+    return event_json[:-1] + _RECORD_FIELD + record + b"}"
+
+
+def split_record(data: bytes) -> tuple[bytes, bytes] | None:
+    """The event without its record, and the record's bytes, of a message that could have
+    been written by `splice_record`; None when it cannot. Nothing is checked here: whoever
+    reads the parts must fall back to reading `data` whole when they are not an event and
+    a record (an event encoded whole puts fields after its record)."""
+    at = data.find(_RECORD_FIELD)
+    # An event encoded whole has `"record":null` (every chunk): not split.
+    if at < 0 or not data.endswith(b"}") or data[at + len(_RECORD_FIELD) : at + 11] != b"{":
+        return None
+    return data[:at] + b"}", data[at + len(_RECORD_FIELD) : -1]

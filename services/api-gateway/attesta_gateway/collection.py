@@ -13,13 +13,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
-from attesta_common.envelope import RecordRejected, SignedRecord
+from attesta_common.envelope import RecordRejected, SignedRecord, parse_record
 from attesta_common.events import InferenceFinished
 from attesta_common.metrics import GATEWAY_IN_FLIGHT, GATEWAY_TTFT
 from attesta_common.pricing import inference_cost
-from attesta_common.stream import StreamEvent
+from attesta_common.stream import StreamEvent, split_record
 from attesta_common.subjects import inference_requested
 from nats.aio.msg import Msg
 from pydantic import ValidationError
@@ -46,6 +46,9 @@ class Failed:
 
 Outcome: TypeAlias = StreamEvent | Completed | Failed
 Checked: TypeAlias = tuple[SignedRecord, InferenceFinished]
+# An `end`'s record: read from its own bytes, or decoded with the event (None: it has none).
+EndRecord: TypeAlias = SignedRecord | dict[str, Any] | None
+Received: TypeAlias = tuple[StreamEvent, EndRecord]
 
 
 @dataclass
@@ -127,9 +130,10 @@ class Collector:
                 min(deadline, started + settings.first_token_timeout_s)
             ) as window:
                 while True:
-                    event = _stream_event(inference, await stream.messages.get())
-                    if event is None:
+                    received = _stream_event(inference, await stream.messages.get())
+                    if received is None:
                         continue
+                    event, record = received
                     if not heard:
                         heard = True
                         window.reschedule(deadline)
@@ -141,7 +145,7 @@ class Collector:
                         inference.queue.put_nowait(event)
                     elif event.type == "end" and not event.stored:
                         # Checked while JetStream stores it; answered once it is stored.
-                        checked = await self._check(inference, event, request)
+                        checked = await self._check(inference, record, request)
                         if checked is None:
                             return
                     elif event.type != "stored" or checked is not None:
@@ -155,17 +159,17 @@ class Collector:
             inference.queue.put_nowait(Failed(_executor_error(event)))
             return
         if event.type == "end":
-            checked = await self._check(inference, event, request)
+            checked = await self._check(inference, record, request)
         if checked is not None:
             await self._finish(inference, checked)
 
     async def _check(
-        self, inference: Inference, event: StreamEvent, request: SignedRecord
+        self, inference: Inference, record: EndRecord, request: SignedRecord
     ) -> Checked | None:
         """The `end`'s record if it is the one this request must get; else the inference
         fails here (None)."""
         try:
-            return verify_finished(event.record, self.ctx.genesis, inference.executor, request)
+            return verify_finished(record, self.ctx.genesis, inference.executor, request)
         except RecordRejected as exc:
             log.warning("inference %s: invalid finished record: %s", inference.inference_id, exc)
             await self._release(inference)
@@ -201,14 +205,36 @@ class Collector:
         inference.queue.put_nowait(Failed(OpenAIError(status, message, type=error_type, code=code)))
 
 
-def _stream_event(inference: Inference, msg: Msg) -> StreamEvent | None:
-    """The event a stream message holds, or None when it is not one of this inference's."""
-    try:
-        event = StreamEvent.model_validate_json(msg.data)
-    except ValidationError:
-        log.warning("inference %s: malformed stream message", inference.inference_id)
+def _stream_event(inference: Inference, msg: Msg) -> Received | None:
+    """The event a stream message holds and its record, or None when it is not one of this
+    inference's."""
+    received = _spliced_event(msg.data)
+    if received is None:
+        try:
+            event = StreamEvent.model_validate_json(msg.data)
+        except ValidationError:
+            log.warning("inference %s: malformed stream message", inference.inference_id)
+            return None
+        received = event, event.record
+    return received if received[0].inference_id == inference.inference_id else None
+
+
+def _spliced_event(data: bytes) -> Received | None:
+    """An `end` as executors write it (`splice_record`), its record read from its own bytes
+    (not decoded into the event, then encoded again to be checked); None for anything
+    else, which is then read whole."""
+    parts = split_record(data)
+    if parts is None:
         return None
-    return event if event.inference_id == inference.inference_id else None
+    head, record_bytes = parts
+    try:
+        event = StreamEvent.model_validate_json(head)
+        record = parse_record(record_bytes)
+    except (ValidationError, RecordRejected):
+        return None
+    if event.record is not None:
+        return None
+    return event, record
 
 
 def _executor_error(event: StreamEvent) -> OpenAIError:

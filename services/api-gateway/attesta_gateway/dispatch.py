@@ -162,8 +162,10 @@ class Dispatcher:
         reserved = job.reservation(ctx.genesis)
         inference_id, reserving = self._escrow(account, reserved, id_prefix, epoch)
         try:
-            # One turn of the loop: the writer sends its statement and waits for the answer.
-            await asyncio.sleep(0)
+            if not reserving.done():
+                # One turn of the loop: the writer sends its statement and waits for the
+                # answer. A spare is held already: nothing to send.
+                await asyncio.sleep(0)
             executor = draw_executor(epoch_seed(ctx.genesis, epoch), inference_id, candidates)
             router = stream_router(ctx, executor)
             request = job.request(

@@ -15,16 +15,20 @@ from attesta_common.genesis import Genesis
 
 
 def verify_finished(
-    raw: dict[str, Any] | None, genesis: Genesis, executor: str, request: SignedRecord
+    raw: SignedRecord | dict[str, Any] | None,
+    genesis: Genesis,
+    executor: str,
+    request: SignedRecord,
 ) -> tuple[SignedRecord, InferenceFinished]:
-    """The signed `InferenceFinished` of this very request, by the executor drawn for it.
+    """The signed `InferenceFinished` of this very request, by the executor drawn for it:
+    `raw` read from its own bytes, or as decoded with the `end` event that carried it.
 
     The signature and role check alone would accept a record from another executor or for
     another request; the charge must follow only the one the draw picked.
     """
     if raw is None:
         raise RecordRejected("end event without a record")
-    record = record_from_json_object(raw)
+    record = raw if isinstance(raw, SignedRecord) else record_from_json_object(raw)
     finished = open_record(record, genesis, InferenceFinished)
     if record.signer != executor or finished.executor != executor:
         raise RecordRejected(f"record signed by {record.signer}, expected {executor}")

@@ -11,7 +11,7 @@ from attesta_common.envelope import SignedRecord, sign_event
 from attesta_common.events import InferenceFailed, InferenceRequested, Usage
 from attesta_common.keys import SigningKey
 from attesta_common.record_publisher import RecordSink
-from attesta_common.stream import StreamEvent
+from attesta_common.stream import StreamEvent, splice_record
 from attesta_common.subjects import (
     inference_failed,
     inference_finished,
@@ -72,7 +72,7 @@ class Outbox:
             usage=Usage.model_validate(body["usage"]),
             stored=stored,
         ).model_dump_json(exclude={"record"})
-        await self._send(request, head[:-1].encode() + b',"record":' + record.to_bytes() + b"}")
+        await self._send(request, splice_record(head.encode(), record.to_bytes()))
 
     async def deliver(self, request: InferenceRequested, record: SignedRecord) -> None:
         """The finished record to JetStream and the `end` to the waiting gateway. A gateway

@@ -27,7 +27,7 @@ from attesta_common.events import (
 )
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey
-from attesta_common.stream import StreamEvent, TokenLogprob, TopLogprob
+from attesta_common.stream import StreamEvent, TokenLogprob, TopLogprob, splice_record
 from attesta_common.subjects import (
     EXECUTOR_HEARTBEAT,
     STREAM_PREFIX_FEATURE,
@@ -130,6 +130,9 @@ class FakeExecutor:
     # `stored_delay_s` later ("silent": nothing does). None: `end` as older executors send it.
     after_early_end: Literal["stored", "error", "silent"] | None = None
     stored_delay_s: float = 0.0
+    # The `end` as the executor writes it, its record's bytes spliced in (splice_record);
+    # False: encoded whole, as older executors do.
+    spliced_end: bool = False
     # When each `stored` event went out (loop time).
     stored_sent_at: list[float] = field(default_factory=list)
     received: list[tuple[SignedRecord, InferenceRequested]] = field(default_factory=list)
@@ -181,10 +184,12 @@ class FakeExecutor:
             self._spawn(self._answer(record, request))
 
     async def _send(self, event: StreamEvent) -> None:
+        await self._publish(event.inference_id, event.model_dump_json().encode())
+
+    async def _publish(self, inference_id: str, payload: bytes) -> None:
         assert self._nc is not None
-        prefix = self._prefixes.get(event.inference_id)
-        subject = token_stream(event.inference_id, prefix)
-        await self._nc.publish(subject, event.model_dump_json().encode())
+        prefix = self._prefixes.get(inference_id)
+        await self._nc.publish(token_stream(inference_id, prefix), payload)
 
     async def _answer(self, record: SignedRecord, request: InferenceRequested) -> None:
         iid = request.inference_id
@@ -213,16 +218,19 @@ class FakeExecutor:
         finished = finished_record(self.forger or self.key, record, tokens, finish)
         body = InferenceFinished.model_validate(finished.body)
         early = self.after_early_end is not None and request.end_before_stored
-        await self._send(
-            StreamEvent(
-                type="end",
-                inference_id=iid,
-                finish_reason=body.finish_reason,
-                usage=body.usage,
-                record=finished.model_dump(mode="json"),
-                stored=not early,
-            )
+        end = StreamEvent(
+            type="end",
+            inference_id=iid,
+            finish_reason=body.finish_reason,
+            usage=body.usage,
+            record=None if self.spliced_end else finished.model_dump(mode="json"),
+            stored=not early,
         )
+        if self.spliced_end:
+            head = end.model_dump_json(exclude={"record"}).encode()
+            await self._publish(iid, splice_record(head, finished.to_bytes()))
+        else:
+            await self._send(end)
         if early and self.after_early_end != "silent":
             await asyncio.sleep(self.stored_delay_s)
             if self.after_early_end == "stored":

@@ -16,10 +16,18 @@ def _chat(model: str) -> dict[str, Any]:
     return {"model": model, "messages": [{"role": "user", "content": "Hi"}]}
 
 
-async def test_answer_waits_for_stored_then_charges(start_gateway: StartGateway) -> None:
+# The `end` as executors write it (its record's bytes spliced in) and encoded whole.
+SPLICED = pytest.mark.parametrize("spliced", [True, False], ids=["spliced", "whole"])
+
+
+@SPLICED
+async def test_answer_waits_for_stored_then_charges(
+    start_gateway: StartGateway, spliced: bool
+) -> None:
     gateway = await start_gateway(["ok"])
     (executor,) = gateway.executors
     executor.after_early_end, executor.stored_delay_s = "stored", 0.5
+    executor.spliced_end = spliced
     api_key, account = await gateway.new_key(balance=BALANCE)
     async with gateway.client(api_key) as client:
         response = await client.post("/v1/chat/completions", json=_chat(gateway.model))
@@ -55,10 +63,14 @@ async def test_no_stored_after_an_unstored_end_releases(
     assert await gateway.balance(account) == BALANCE
 
 
-async def test_forged_unstored_end_is_refused_without_waiting(start_gateway: StartGateway) -> None:
+@SPLICED
+async def test_forged_unstored_end_is_refused_without_waiting(
+    start_gateway: StartGateway, spliced: bool
+) -> None:
     gateway = await start_gateway(["ok"])
     (executor,) = gateway.executors
     executor.after_early_end, executor.stored_delay_s = "stored", 3.0
+    executor.spliced_end = spliced
     executor.forger = gateway.keys.executors[1]
     api_key, account = await gateway.new_key(balance=BALANCE)
     async with gateway.client(api_key) as client:

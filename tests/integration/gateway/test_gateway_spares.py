@@ -98,8 +98,9 @@ async def test_the_spare_is_reserved_once_the_request_is_stored(
     (executor,) = one.gateway.executors
     js = one.gateway.ctx.broker.connection.jetstream()
     stored = await js.get_last_msg(RECORDS_STREAM, inference_requested(executor.address))
-    assert stored.data is not None and parse_record(stored.data).body["inference_id"] == (
-        one.answer["id"]
+    assert (
+        stored.data is not None
+        and parse_record(stored.data).body["inference_id"] == (one.answer["id"])
     )
     # JetStream's clock and Postgres's are the host's.
     assert stored.time is not None and stored.time < one.spare["created_at"]

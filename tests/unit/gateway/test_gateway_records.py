@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from attesta_common.canonical import canonical_json
 from attesta_common.envelope import RecordRejected, SignedRecord, sign_event
 from attesta_common.events import (
     ExecutorHeartbeat,
@@ -18,8 +19,10 @@ from attesta_common.events import (
 )
 from attesta_common.genesis import Genesis
 from attesta_common.keys import SigningKey
+from attesta_common.stream import StreamEvent, splice_record
 from attesta_common.subjects import STREAM_PREFIX_FEATURE
 from attesta_devnet.genesis_builder import DevnetKeys
+from attesta_gateway.collection import _spliced_event
 from attesta_gateway.executors import ExecutorRegistry
 from attesta_gateway.verification import verify_finished
 
@@ -165,3 +168,37 @@ def test_finished_record_must_come_from_the_drawn_executor_for_this_request(
     for raw in bad:
         with pytest.raises(RecordRejected):
             verify_finished(raw, genesis, drawn.address, request)
+
+
+def _end_message(record: dict[str, Any] | bytes, *, spliced: bool) -> bytes:
+    head = StreamEvent(type="end", inference_id="chatcmpl-1", stored=False)
+    if spliced:
+        assert isinstance(record, bytes)
+        return splice_record(head.model_dump_json(exclude={"record"}).encode(), record)
+    assert isinstance(record, dict)
+    return head.model_copy(update={"record": record}).model_dump_json().encode()
+
+
+def test_a_spliced_end_is_read_with_its_record_from_its_own_bytes(
+    genesis: Genesis, devnet_keys: DevnetKeys
+) -> None:
+    drawn = devnet_keys.executors[0]
+    request = _request(genesis, devnet_keys)
+    raw = _finished(drawn, request)
+    wire = canonical_json(raw)
+
+    received = _spliced_event(_end_message(wire, spliced=True))
+    assert received is not None
+    event, record = received
+    assert event.type == "end" and event.stored is False and event.record is None
+    assert isinstance(record, SignedRecord) and record.to_bytes() == wire
+    checked, _ = verify_finished(record, genesis, drawn.address, request)
+    assert checked == verify_finished(raw, genesis, drawn.address, request)[0]
+
+    # Not spliced, or a record that is not one (not canonical, not an envelope): read whole,
+    # where the record is checked as before.
+    not_canonical = json.dumps(raw, sort_keys=True).encode()
+    envelope_missing = canonical_json({"body": raw["body"]})
+    assert _spliced_event(_end_message(raw, spliced=False)) is None
+    assert _spliced_event(_end_message(not_canonical, spliced=True)) is None
+    assert _spliced_event(_end_message(envelope_missing, spliced=True)) is None
