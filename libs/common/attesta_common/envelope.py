@@ -57,14 +57,22 @@ class SignedRecord(BaseModel):
         _set(record, "__pydantic_private__", {"_wire": wire})
         return record
 
+    def _known_wire(self) -> bytes | None:
+        # Read from the dict pydantic keeps private attributes in: `self._wire` goes
+        # through BaseModel.__getattr__ (1.5 us against 0.06), several times per record.
+        private = self.__pydantic_private__
+        return None if private is None else private["_wire"]
+
     def signing_bytes(self) -> bytes:
-        if self._wire is not None:
-            return _without_signature(self._wire, self.signature)
+        wire = self._known_wire()
+        if wire is not None:
+            return _without_signature(wire, self.signature)
         return canonical_json(self.model_dump(mode="json", exclude={"signature"}))
 
     def to_bytes(self) -> bytes:
-        if self._wire is not None:
-            return self._wire
+        wire = self._known_wire()
+        if wire is not None:
+            return wire
         return canonical_json(self.model_dump(mode="json"))
 
     @cached_property

@@ -24,6 +24,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from attesta_gateway import accounts
+from attesta_gateway.access_log import write_after_response
 from attesta_gateway.canaries import CanaryPlanter
 from attesta_gateway.charges import ChargeBatcher
 from attesta_gateway.collection import Collector
@@ -131,6 +132,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     genesis = load_genesis(settings)
     key = load_gateway_key(settings, genesis)
     async with contextlib.AsyncExitStack() as stack:
+        stack.callback(write_after_response(asyncio.get_running_loop()))
         pool = await create_pool(settings.database_url)
         stack.push_async_callback(pool.close)
         await migrate_tables(pool)
